@@ -1,0 +1,64 @@
+"""`waitbus-hub` / `python -m waitbus_hub` / `waitbus broadcast serve`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from waitbus_store import PathError, StoreError, resolve_paths
+
+from ._server import Hub, HubConfig, HubError
+
+EXIT_OK, EXIT_CONFIG, EXIT_ALREADY_RUNNING = 0, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="waitbus broadcast serve",
+        description="Run the waitbus broadcast hub in the foreground (stop with SIGTERM or Ctrl-C). "
+        "Exit codes: 0 clean stop, 2 cannot start, 3 another hub already serves this runtime dir.",
+    )
+    p.add_argument(
+        "--heartbeat-sec",
+        type=int,
+        default=int(os.environ.get("WAITBUS_HEARTBEAT_SEC", "60")),
+        help="seconds between daemon_heartbeat frames (default 60)",
+    )
+    p.add_argument(
+        "--lag-limit-bytes",
+        type=int,
+        default=8 * 1024 * 1024,
+        help="evict a subscriber whose unsent queue exceeds this (default 8 MiB)",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (default: off)",
+    )
+    p.add_argument("--log-level", default=os.environ.get("WAITBUS_LOG_LEVEL", "INFO"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s waitbus-hub %(levelname)s %(message)s")
+    if args.heartbeat_sec < 1 or args.lag_limit_bytes < 65536:
+        print("waitbus-hub: --heartbeat-sec must be >= 1 and --lag-limit-bytes >= 65536", file=sys.stderr)
+        return EXIT_CONFIG
+    hub = Hub(resolve_paths(), HubConfig(heartbeat_sec=args.heartbeat_sec, lag_limit_bytes=args.lag_limit_bytes))
+    try:
+        hub.open()
+    except HubError as exc:
+        print(f"waitbus-hub: {exc}", file=sys.stderr)
+        return exc.code
+    except (PathError, StoreError, OSError) as exc:
+        print(f"waitbus-hub: cannot start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.metrics_port is not None:
+        from ._metrics import serve_metrics
+
+        serve_metrics(args.metrics_port, hub.metrics, lambda: len(hub.subs))
+    return hub.serve()

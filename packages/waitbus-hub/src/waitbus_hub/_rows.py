@@ -1,0 +1,62 @@
+"""A stored row made ready to send: its frame encoded once for every subscriber."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from waitbus_store import Row
+from waitbus_wire import MAX_FRAME_BYTES, EventFrameRaw, Truncated, encode_frame, encode_message
+
+
+class Prepared:
+    __slots__ = ("_row", "_view", "event_id", "event_type", "frame", "owner", "repo", "seq")
+
+    def __init__(self, row: Row) -> None:
+        self.seq = row.seq
+        self.event_id = row.event_id
+        self.event_type = row.event_type
+        self.owner = row.owner
+        self.repo = row.repo
+        self._row = row
+        self._view: dict[str, Any] | bool | None = False
+        body = encode_message(
+            EventFrameRaw(
+                event_id=row.event_id,
+                event_type=row.event_type,
+                source=row.source,
+                owner=row.owner,
+                repo=row.repo,
+                received_at=row.received_at,
+                delivery_id=row.delivery_id,
+                summary=row.summary,
+                fields=msgspec.Raw(row.fields.encode()),
+            )
+        )
+        if len(body) > MAX_FRAME_BYTES:
+            body = encode_message(Truncated(event_id=row.event_id, reason=f"event frame is {len(body)} bytes"))
+        self.frame = encode_frame(body)
+
+    def view(self) -> dict[str, Any] | None:
+        """The event as a mapping for predicates; decoded at most once, only if a
+        subscriber with a hub-side predicate asks. None if fields are not JSON."""
+        if self._view is False:
+            row = self._row
+            try:
+                fields = msgspec.json.decode(row.fields)
+            except msgspec.DecodeError:
+                self._view = None
+                return None
+            self._view = {
+                "event_id": row.event_id,
+                "event_type": row.event_type,
+                "source": row.source,
+                "owner": row.owner,
+                "repo": row.repo,
+                "received_at": row.received_at,
+                "delivery_id": row.delivery_id,
+                "summary": row.summary,
+                "fields": fields,
+            }
+        return self._view  # type: ignore[return-value]

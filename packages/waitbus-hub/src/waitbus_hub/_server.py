@@ -1,0 +1,469 @@
+"""The hub: one thread, one selector, no state that matters.
+
+Producers commit to the log and ring the doorbell (a datagram socket). The hub then
+reads the new rows by seq, encodes each frame once, and queues it to every live
+subscriber whose filter wants it. A subscriber that arrives with `since` replays from
+the log at its own pace (bounded by its socket), then joins the live set at the exact
+seq where it caught up: no gap, no duplicate. Kill the hub at any point and clients
+reconnect with their last event_id; the log has everything.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import selectors
+import signal
+import socket
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from waitbus_store import Paths, Store
+from waitbus_wire import (
+    FrameDecoder,
+    FrameError,
+    Heartbeat,
+    HubStats,
+    SubscribeAck,
+    SubscribeError,
+    SubscribeRejected,
+    decode_subscribe,
+    encode_frame,
+    encode_message,
+)
+from waitbus_wire._predicate import PredicateError
+
+from ._metrics import Metrics
+from ._peercred import peer_uid
+from ._rows import Prepared
+from ._subscriber import CLOSING, HANDSHAKE, LIVE, REPLAY, Subscriber
+
+log = logging.getLogger("waitbus_hub")
+
+READ_BATCH = 1000
+REPLAY_LOW_WATER = 256 * 1024
+FRAME_CACHE = 4096
+SAFETY_SCAN_SEC = 5.0  # re-read the log even without a doorbell (a lost ring costs at most this)
+
+
+class HubError(RuntimeError):
+    """The hub cannot start; the message says why. `code` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class HubConfig:
+    heartbeat_sec: int = 60
+    lag_limit_bytes: int = 8 * 1024 * 1024
+    handshake_timeout: float = 5.0
+    drain_timeout: float = 5.0
+
+
+class Hub:
+    def __init__(self, paths: Paths, config: HubConfig | None = None) -> None:
+        self.paths = paths
+        self.config = config or HubConfig()
+        self.metrics = Metrics()
+        self.started = time.monotonic()
+        self.subs: dict[int, Subscriber] = {}
+        self.live: list[Subscriber] = []
+        self.sel = selectors.DefaultSelector()
+        self._cache: OrderedDict[int, Prepared] = OrderedDict()
+        self._stopping = False
+        self._lock_fd: int | None = None
+        self._own_socket_path = True
+        self.store: Store
+        self.listener: socket.socket
+        self.doorbell: socket.socket
+        self.head_seq = 0
+        self.head_id: str | None = None
+
+    # -- start-up ----------------------------------------------------------------
+
+    def open(self) -> None:
+        paths = self.paths.ensure()
+        self._take_lock()
+        old = os.umask(0o177)
+        try:
+            self.doorbell = self._bind_doorbell()
+            self.listener = self._listening_socket()
+        finally:
+            os.umask(old)
+        # The doorbell is bound before the head is read: a commit after this point
+        # rings us, a commit before it is at or below the head.
+        self.store = Store(paths.db)
+        head = self.store.head()
+        self.head_seq, self.head_id = head if head else (0, None)
+        self._wake_r, self._wake_w = socket.socketpair()
+        for s in (self._wake_r, self._wake_w):
+            s.setblocking(False)
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        self.sel.register(self.listener, selectors.EVENT_READ, "accept")
+        self.sel.register(self.doorbell, selectors.EVENT_READ, "doorbell")
+        self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        log.info("hub %d serving %s (head seq %d)", os.getpid(), paths.socket, self.head_seq)
+
+    def _take_lock(self) -> None:
+        fd = os.open(self.paths.hub_lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise HubError(f"another hub (pid {other}) is already serving {self.paths.socket}", code=3) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def _bind_doorbell(self) -> socket.socket:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        _unlink(self.paths.doorbell)
+        s.bind(str(self.paths.doorbell))
+        s.setblocking(False)
+        return s
+
+    def _listening_socket(self) -> socket.socket:
+        if os.environ.get("LISTEN_PID") == str(os.getpid()) and os.environ.get("LISTEN_FDS") == "1":
+            # systemd socket activation: the unit owns the path; we inherit fd 3.
+            s = socket.socket(fileno=3)
+            self._own_socket_path = False
+        else:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            _unlink(self.paths.socket)  # we hold the lock, so any file here is stale
+            s.bind(str(self.paths.socket))
+            os.chmod(self.paths.socket, 0o600)
+            s.listen(512)
+        s.setblocking(False)
+        return s
+
+    # -- the loop ------------------------------------------------------------------
+
+    def serve(self) -> int:
+        next_beat = time.monotonic() + self.config.heartbeat_sec
+        next_scan = time.monotonic() + SAFETY_SCAN_SEC
+        while not self._stopping:
+            now = time.monotonic()
+            timeout = min(next_beat, next_scan, *(s.deadline for s in self.subs.values() if s.state == HANDSHAKE)) - now
+            for key, mask in self.sel.select(max(0.0, timeout)):
+                tag = key.data
+                if tag == "doorbell":
+                    self._drain_doorbell()
+                    self._read_new_rows()
+                elif tag == "accept":
+                    self._accept()
+                elif tag == "wake":
+                    self._drain_wake()
+                else:
+                    self._on_client(tag, mask)
+            now = time.monotonic()
+            if now >= next_scan:
+                self._read_new_rows()
+                next_scan = now + SAFETY_SCAN_SEC
+            if now >= next_beat:
+                self._heartbeat()
+                next_beat = now + self.config.heartbeat_sec
+            for sub in [s for s in self.subs.values() if s.state == HANDSHAKE and s.deadline <= now]:
+                self._drop(sub, rejected=True)
+        return self._drain()
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._stopping = True
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _drain_doorbell(self) -> None:
+        try:
+            while True:
+                self.doorbell.recv(64)
+        except BlockingIOError:
+            pass
+
+    def _prepare(self, row_seq: int, row: object) -> Prepared:
+        p = self._cache.get(row_seq)
+        if p is None:
+            p = Prepared(row)  # type: ignore[arg-type]
+            self._cache[row_seq] = p
+            if len(self._cache) > FRAME_CACHE:
+                self._cache.popitem(last=False)
+        return p
+
+    def _read_new_rows(self) -> None:
+        t0 = time.perf_counter()
+        while True:
+            rows = self.store.read_after(self.head_seq, READ_BATCH)
+            if not rows:
+                break
+            prepared = [self._prepare(r.seq, r) for r in rows]
+            self.head_seq, self.head_id = rows[-1].seq, rows[-1].event_id
+            self.metrics.events_broadcast += len(rows)
+            for sub in list(self.live):
+                for p in prepared:
+                    if p.seq > sub.cursor and sub.wants(p):
+                        sub.enqueue(p.frame)
+                        self.metrics.frames_sent += 1
+                sub.cursor = self.head_seq
+                if sub.queued_bytes > self.config.lag_limit_bytes:
+                    self._evict(sub)
+                else:
+                    self._flush(sub)
+            if len(rows) < READ_BATCH:
+                break
+        # Replaying subscribers were waiting on the head; let them catch up to it.
+        for sub in [s for s in self.subs.values() if s.state == REPLAY]:
+            self._pump_replay(sub)
+        self.metrics.observe_latency(time.perf_counter() - t0)
+
+    def _heartbeat(self) -> None:
+        frame = encode_frame(
+            encode_message(Heartbeat(ts=time.time(), uptime_sec=round(time.monotonic() - self.started, 3)))
+        )
+        for sub in list(self.subs.values()):
+            if sub.state in (LIVE, REPLAY):
+                sub.enqueue(frame)
+                self._flush(sub)
+
+    # -- clients -------------------------------------------------------------------
+
+    def _accept(self) -> None:
+        for _ in range(64):
+            try:
+                conn, _addr = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.warning("accept failed: %s", exc)
+                    return
+                raise
+            if peer_uid(conn) != os.getuid():
+                self.metrics.rejected_connections += 1
+                conn.close()
+                continue
+            conn.setblocking(False)
+            sub = Subscriber(conn, time.monotonic() + self.config.handshake_timeout)
+            self.subs[sub.fd] = sub
+            self.sel.register(conn, selectors.EVENT_READ, sub)
+
+    def _on_client(self, sub: Subscriber, mask: int) -> None:
+        if sub.fd not in self.subs:
+            return
+        if mask & selectors.EVENT_READ:
+            try:
+                data = sub.sock.recv(65536 + 4)
+            except BlockingIOError:
+                data = None
+            except OSError:
+                data = b""
+            if data == b"":
+                self._drop(sub)
+                return
+            if data and sub.state == HANDSHAKE:
+                self._on_handshake(sub, data)
+            # After the subscribe frame a client has nothing to say; bytes are ignored.
+        if mask & selectors.EVENT_WRITE and sub.fd in self.subs:
+            self._flush(sub)
+            if sub.state == REPLAY and sub.queued_bytes < REPLAY_LOW_WATER:
+                self._pump_replay(sub)
+
+    def _on_handshake(self, sub: Subscriber, data: bytes) -> None:
+        sub.handshake += data
+        try:
+            bodies = FrameDecoder().feed(bytes(sub.handshake))
+        except FrameError:
+            self._drop(sub, rejected=True)
+            return
+        if not bodies:
+            if len(sub.handshake) > 65536 + 4:
+                self._drop(sub, rejected=True)
+            return
+        try:
+            request = decode_subscribe(bodies[0])
+            sub.configure(request)
+        except SubscribeError as exc:
+            if exc.version:
+                self._reject(
+                    sub,
+                    SubscribeRejected(reason="version", supported=[1], remediation="speak proto 1 (see docs/wire.md)"),
+                )
+            else:
+                self._drop(sub, rejected=True)
+            return
+        except PredicateError:
+            self._drop(sub, rejected=True)
+            return
+        sub.handshake = bytearray()
+        if sub.op == "stats":
+            self._reply_stats(sub)
+            return
+        sub.cursor = self.store.seq_at_or_before(request.since) if request.since else self.head_seq
+        sub.enqueue(
+            encode_frame(
+                encode_message(SubscribeAck(caught_up_at=self.head_id, heartbeat_sec=self.config.heartbeat_sec))
+            )
+        )
+        if sub.cursor < self.head_seq:
+            sub.state = REPLAY
+            self._pump_replay(sub)
+        else:
+            self._go_live(sub)
+        self._flush(sub)
+
+    def _go_live(self, sub: Subscriber) -> None:
+        sub.state = LIVE
+        sub.cursor = self.head_seq
+        self.live.append(sub)
+
+    def _pump_replay(self, sub: Subscriber) -> None:
+        """Queue stored rows after the subscriber's cursor until its queue is full
+        enough or it reaches the head, where it joins the live fan-out."""
+        while sub.state == REPLAY and sub.queued_bytes < REPLAY_LOW_WATER:
+            rows = self.store.read_after(sub.cursor, 500, upto=self.head_seq)
+            for row in rows:
+                p = self._cache.get(row.seq) or Prepared(row)
+                if sub.wants(p):
+                    sub.enqueue(p.frame)
+                    self.metrics.frames_sent += 1
+                sub.cursor = row.seq
+            if not rows or sub.cursor >= self.head_seq:
+                self._go_live(sub)
+        self._flush(sub)
+
+    def _reply_stats(self, sub: Subscriber) -> None:
+        m = self.metrics
+        sub.enqueue(
+            encode_frame(
+                encode_message(
+                    HubStats(
+                        pid=os.getpid(),
+                        uptime_sec=round(time.monotonic() - self.started, 3),
+                        subscribers=sum(1 for s in self.subs.values() if s.state in (LIVE, REPLAY)),
+                        head_event_id=self.head_id,
+                        events_broadcast=m.events_broadcast,
+                        frames_sent=m.frames_sent,
+                        evictions=m.evictions,
+                        rejected_connections=m.rejected_connections,
+                    )
+                )
+            )
+        )
+        sub.state = CLOSING
+        self._flush(sub)
+
+    def _flush(self, sub: Subscriber) -> None:
+        try:
+            done = sub.flush()
+        except OSError:
+            self._drop(sub)
+            return
+        if done and sub.state == CLOSING:
+            self._drop(sub)
+            return
+        if done == sub.want_write:
+            sub.want_write = not done
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if sub.want_write else 0)
+            self.sel.modify(sub.sock, events, sub)
+
+    def _reject(self, sub: Subscriber, msg: SubscribeRejected) -> None:
+        sub.queue.clear()
+        sub.queued_bytes = 0
+        sub.enqueue(encode_frame(encode_message(msg)))
+        sub.state = CLOSING
+        self._flush(sub)
+
+    def _evict(self, sub: Subscriber) -> None:
+        """Close a subscriber that cannot keep up: with a reject frame if its stream
+        is at a frame boundary, else a bare EOF. Never a torn frame."""
+        self.metrics.evictions += 1
+        log.warning("evicting subscriber fd %d: %d bytes queued", sub.fd, sub.queued_bytes)
+        if sub in self.live:
+            self.live.remove(sub)
+        if sub.at_boundary():
+            frame = encode_frame(
+                encode_message(
+                    SubscribeRejected(
+                        reason="lag_limit_exceeded", remediation="read faster; reconnect with since=<last event_id>"
+                    )
+                )
+            )
+            try:
+                sub.sock.send(frame)  # all or nothing would be ideal; a short write is cut by EOF below
+            except OSError:
+                pass
+        self._drop(sub)
+
+    def _drop(self, sub: Subscriber, *, rejected: bool = False) -> None:
+        if self.subs.pop(sub.fd, None) is None:
+            return
+        if rejected:
+            self.metrics.rejected_connections += 1
+        if sub in self.live:
+            self.live.remove(sub)
+        try:
+            self.sel.unregister(sub.sock)
+        except (KeyError, ValueError):
+            pass
+        try:
+            sub.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        sub.sock.close()
+
+    # -- shutdown --------------------------------------------------------------------
+
+    def _drain(self) -> int:
+        """SIGTERM: stop accepting, deliver what is committed and queued, EOF, exit 0."""
+        log.info("draining %d subscribers", len(self.subs))
+        self.sel.unregister(self.listener)
+        self.listener.close()
+        if self._own_socket_path:
+            _unlink(self.paths.socket)
+        self._read_new_rows()
+        self.sel.unregister(self.doorbell)
+        self.doorbell.close()
+        _unlink(self.paths.doorbell)
+        for sub in list(self.subs.values()):
+            if sub.state in (HANDSHAKE, REPLAY):
+                # A replaying client will resume from its cursor on reconnect.
+                sub.state = CLOSING if sub.state == REPLAY else sub.state
+            if sub.state == HANDSHAKE:
+                self._drop(sub)
+            else:
+                sub.state = CLOSING
+                self._flush(sub)
+        deadline = time.monotonic() + self.config.drain_timeout
+        while self.subs and time.monotonic() < deadline:
+            for key, mask in self.sel.select(0.05):
+                if isinstance(key.data, Subscriber):
+                    self._on_client(key.data, mask)
+        for sub in list(self.subs.values()):
+            self._drop(sub)
+        self.close()
+        return 0
+
+    def close(self) -> None:
+        self.store.close()
+        signal.set_wakeup_fd(-1)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,135 @@
+"""One connected client: its filter, its cursor and its outbound queue.
+
+Frames are queued as whole `bytes` objects and written with one sendmsg (gather) per
+wake, so nothing is joined or copied per subscriber; the offset into the head frame
+tells whether the stream sits at a frame boundary (needed for a clean eviction).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from waitbus_wire import Predicate, Subscribe, parse_predicate
+from waitbus_wire._predicate import PredicateError
+
+from ._rows import Prepared
+
+IOV_MAX = 512
+
+HANDSHAKE, REPLAY, LIVE, CLOSING = "handshake", "replay", "live", "closing"
+
+
+class Subscriber:
+    __slots__ = (
+        "all_repos",
+        "cursor",
+        "deadline",
+        "event_types",
+        "fd",
+        "handshake",
+        "offset",
+        "op",
+        "owners",
+        "queue",
+        "queued_bytes",
+        "repos",
+        "sock",
+        "state",
+        "want_write",
+        "where",
+    )
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.state = HANDSHAKE
+        self.cursor = 0
+        self.queue: deque[bytes] = deque()
+        self.queued_bytes = 0
+        self.offset = 0
+        self.want_write = False
+        self.owners: frozenset[str] = frozenset()
+        self.repos: frozenset[tuple[str, str]] = frozenset()
+        self.all_repos = True
+        self.event_types: frozenset[str] | None = None
+        self.where: tuple[Predicate, ...] | None = None
+        self.handshake = bytearray()
+        self.deadline = deadline
+        self.op: str | None = None
+
+    def configure(self, sub: Subscribe) -> None:
+        """Adopt a validated subscribe frame; PredicateError if `where` is bad."""
+        owners, repos = set(), set()
+        for f in sub.filters:
+            if f == "*":
+                self.all_repos = True
+                break
+            owner, _, repo = f.partition("/")
+            if repo == "*":
+                owners.add(owner)
+            else:
+                repos.add((owner, repo))
+        else:
+            self.all_repos = False
+        self.owners, self.repos = frozenset(owners), frozenset(repos)
+        self.event_types = frozenset(sub.event_types) if sub.event_types is not None else None
+        if sub.where is not None:
+            self.where = tuple(parse_predicate(specs) for specs in sub.where)
+        self.op = sub.op
+
+    def wants(self, row: Prepared) -> bool:
+        if self.event_types is not None and row.event_type not in self.event_types:
+            return False
+        if not self.all_repos and row.owner not in self.owners and (row.owner, row.repo) not in self.repos:
+            return False
+        if self.where is not None:
+            view: Any = row.view()
+            if view is None or not any(p.matches(view) for p in self.where):
+                return False
+        return True
+
+    def enqueue(self, frame: bytes) -> None:
+        self.queue.append(frame)
+        self.queued_bytes += len(frame)
+
+    def at_boundary(self) -> bool:
+        return self.offset == 0
+
+    def flush(self) -> bool:
+        """Write as much as the kernel takes. True when the queue is empty.
+        Raises OSError when the peer is gone."""
+        queue = self.queue
+        while queue:
+            if self.offset:
+                bufs: Sequence[bytes | memoryview] = [memoryview(queue[0])[self.offset :], *_head(queue, 1)]
+            else:
+                bufs = _head(queue, 0)
+            try:
+                sent = self.sock.sendmsg(bufs)
+            except BlockingIOError:
+                return False
+            self.queued_bytes -= sent
+            sent += self.offset
+            while queue and sent >= len(queue[0]):
+                sent -= len(queue.popleft())
+            self.offset = sent
+            if sent and queue:
+                return False  # partial write: the kernel buffer is full
+        return True
+
+
+def _head(queue: deque[bytes], skip: int) -> list[bytes]:
+    out = []
+    for i, frame in enumerate(queue):
+        if i < skip:
+            continue
+        out.append(frame)
+        if len(out) >= IOV_MAX - 1:
+            break
+    return out
+
+
+__all__ = ["CLOSING", "HANDSHAKE", "LIVE", "REPLAY", "PredicateError", "Subscriber"]

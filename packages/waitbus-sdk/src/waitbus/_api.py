@@ -1,0 +1,143 @@
+"""The public consuming API: subscribe, asubscribe, wait_for, request, respond."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from waitbus_wire import EventFrame, is_ulid, ulid_floor
+
+from ._emit import emit
+from ._match import Clause, Matcher
+from ._stream import Subscription, astream
+
+Since = str | float | int | None
+
+
+def _since(since: Since) -> str | None:
+    """A ULID cursor as given, or a number of seconds to look back."""
+    if since is None:
+        return None
+    if isinstance(since, str):
+        if not is_ulid(since):
+            raise ValueError(f"since must be an event id (ULID) or seconds to look back; got {since!r}")
+        return since
+    if isinstance(since, bool) or since < 0:
+        raise ValueError(f"since seconds must be >= 0; got {since!r}")
+    return ulid_floor(int((time.time() - float(since)) * 1000))
+
+
+def subscribe(
+    match: str | Sequence[str] | None = None,
+    *,
+    source: str | None = None,
+    to: str | None = None,
+    first_of: Sequence[Clause] | None = None,
+    since: Since = None,
+    cond: str | None = None,
+    autostart: bool | None = None,
+) -> Subscription:
+    """Stream every matching event as it lands (iterate the result).
+
+    `match` is one `key=json` spec or a list (AND across keys, OR within a key);
+    `since` (an event id, or seconds) first replays stored events after it. The
+    stream survives hub restarts with no gap and no duplicate.
+    """
+    return Subscription(
+        Matcher(match, source=source, to=to, cond=cond, first_of=first_of), since=_since(since), autostart=autostart
+    )
+
+
+async def asubscribe(
+    match: str | Sequence[str] | None = None,
+    *,
+    source: str | None = None,
+    to: str | None = None,
+    first_of: Sequence[Clause] | None = None,
+    since: Since = None,
+    cond: str | None = None,
+    autostart: bool | None = None,
+) -> AsyncIterator[EventFrame]:
+    """The asyncio twin of subscribe(): `async for frame in asubscribe(...)`."""
+    matcher = Matcher(match, source=source, to=to, cond=cond, first_of=first_of)
+    async for frame in astream(matcher, since=_since(since), autostart=autostart):
+        yield frame
+
+
+def wait_for(
+    match: str | Sequence[str] | None = None,
+    *,
+    source: str | None = None,
+    to: str | None = None,
+    all_of: Sequence[Clause] | None = None,
+    first_of: Sequence[Clause] | None = None,
+    timeout: float | None = None,
+    since: Since = None,
+    cond: str | None = None,
+    autostart: bool | None = None,
+) -> EventFrame | None:
+    """Block until one matching event arrives; return it, or None at `timeout`.
+
+    `all_of` clauses (`"source:key=json"` or lists of specs) must each be met by
+    some event (sticky); `first_of` returns on the first event meeting any clause.
+    The wait costs no CPU: it sleeps on the hub's socket.
+    """
+    matcher = Matcher(match, source=source, to=to, cond=cond, all_of=all_of, first_of=first_of)
+    with Subscription(matcher, since=_since(since), autostart=autostart) as sub:
+        return sub.get(timeout)
+
+
+def request(
+    to: str, body: Any, *, sender: str, timeout: float | None = 30.0, thread: str | None = None
+) -> EventFrame | None:
+    """Send `body` to agent `to` and block for its reply (None at `timeout`)."""
+    correlation_id = uuid.uuid4().hex
+    sent = emit(
+        "agent",
+        "agent_message",
+        fields={
+            "msg_to": to,
+            "msg_from": sender,
+            "msg_correlation_id": correlation_id,
+            "msg_reply_to": None,
+            "msg_thread": thread or correlation_id,
+            "msg_body": body,
+        },
+        summary=f"{sender} -> {to}",
+    )
+    # Replaying from the request itself means a reply can never slip past us.
+    return wait_for(
+        f"fields.msg_reply_to={_json(correlation_id)}", source="agent", to=sender, since=sent.event_id, timeout=timeout
+    )
+
+
+def respond(msg: EventFrame, body: Any, *, sender: str | None = None) -> str:
+    """Answer a request frame; `sender` defaults to the request's recipient.
+    Returns the reply's event id."""
+    f = msg.fields
+    if "msg_correlation_id" not in f or "msg_from" not in f:
+        raise ValueError("respond() needs an agent_message request frame (with msg_from and msg_correlation_id)")
+    me = sender or f.get("msg_to")
+    if not isinstance(me, str):
+        raise ValueError("cannot tell who is responding: pass sender=")
+    return emit(
+        "agent",
+        "agent_message",
+        fields={
+            "msg_to": f["msg_from"],
+            "msg_from": me,
+            "msg_correlation_id": uuid.uuid4().hex,
+            "msg_reply_to": f["msg_correlation_id"],
+            "msg_thread": f.get("msg_thread"),
+            "msg_body": body,
+        },
+        summary=f"{me} -> {f['msg_from']} (reply)",
+    ).event_id
+
+
+def _json(value: str) -> str:
+    import msgspec
+
+    return msgspec.json.encode(value).decode()

@@ -1,0 +1,87 @@
+"""Connect to the hub, starting one in the background if none runs.
+
+A lock file makes concurrent callers start one hub between them; the hub's own lock
+makes a second hub exit anyway. Set WAITBUS_NO_AUTOSTART=1 to never start one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+from waitbus_store import Paths
+
+from ._errors import HubUnavailable
+
+START_TIMEOUT_S = 10.0
+
+
+def autostart_enabled() -> bool:
+    return os.environ.get("WAITBUS_NO_AUTOSTART", "") in ("", "0")
+
+
+def _try_connect(path: str) -> socket.socket | None:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        s.close()
+        return None
+    except OSError as exc:
+        s.close()
+        raise HubUnavailable(f"cannot connect to the hub at {path}: {exc.strerror}") from None
+    return s
+
+
+def hub_command() -> list[str] | None:
+    """How to run a hub from here: our interpreter if waitbus-hub is importable,
+    else a `waitbus` on PATH."""
+    if importlib.util.find_spec("waitbus_hub") is not None:
+        return [sys.executable, "-m", "waitbus_hub"]
+    exe = shutil.which("waitbus")
+    return [exe, "broadcast", "serve"] if exe else None
+
+
+def connect(paths: Paths, *, autostart: bool | None = None) -> socket.socket:
+    """A connected socket to the hub, or HubUnavailable saying why not."""
+    sock = _try_connect(str(paths.socket))
+    if sock is not None:
+        return sock
+    if not (autostart_enabled() if autostart is None else autostart):
+        raise HubUnavailable(
+            f"no hub is listening at {paths.socket}; start one with `waitbus broadcast serve` "
+            "(autostart is off: WAITBUS_NO_AUTOSTART is set)"
+        )
+    paths.ensure()
+    with open(paths.autostart_lock, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the holder is starting a hub: a short wait
+        sock = _try_connect(str(paths.socket))
+        if sock is not None:
+            return sock
+        cmd = hub_command()
+        if cmd is None:
+            raise HubUnavailable(
+                "no hub is running and none can be started here: install waitbus-hub "
+                "(or the waitbus meta-package) or run `waitbus broadcast serve` somewhere"
+            )
+        with open(paths.hub_log, "ab") as logf:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True, close_fds=True
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        delay = 0.002
+        while time.monotonic() < deadline:
+            sock = _try_connect(str(paths.socket))
+            if sock is not None:
+                return sock
+            if proc.poll() not in (None, 0, 3):
+                break
+            time.sleep(delay)  # start-up only: waiting for the socket file to appear
+            delay = min(delay * 2, 0.1)
+        raise HubUnavailable(f"started a hub ({' '.join(cmd)}) but it did not come up; see {paths.hub_log}")

@@ -1,0 +1,118 @@
+"""emit(): commit one event to the log, then ring the hub's doorbell.
+
+The row is durable before anyone hears of it, and emitting needs no hub: if none is
+running the ring goes nowhere and the hub catches up from the log when it starts.
+One store connection and one doorbell socket are kept per process (re-made after a
+fork), so a call costs a short SQLite transaction and one sendto.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from typing import Any
+
+import msgspec
+
+from waitbus_store import Store
+from waitbus_wire import check_label, check_name, encode_fields, encode_payload, one_line
+
+from ._paths import paths
+
+
+class EmitResult(msgspec.Struct, frozen=True):
+    """What emit() did: the event's id and whether it was new (False: a delivery_id
+    already stored, whose original event_id is returned)."""
+
+    event_id: str
+    inserted: bool
+
+
+class _Producer:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pid = -1
+        self.db = ""
+        self.store: Store | None = None
+        self.bell: socket.socket | None = None
+
+    def store_for(self, db: str) -> Store:
+        if self.store is None or self.pid != os.getpid() or self.db != db:
+            # After fork the parent's SQLite handle must not be used: drop it unclosed.
+            if self.store is not None and self.pid == os.getpid():
+                self.store.close()
+            paths().ensure()
+            self.store = Store(db)
+            self.pid, self.db = os.getpid(), db
+            self.bell = None
+        return self.store
+
+    def ring(self, doorbell: str) -> None:
+        if self.bell is None:
+            self.bell = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.bell.setblocking(False)
+        try:
+            self.bell.sendto(b"\x01", doorbell)
+        except OSError:
+            # No hub (ENOENT/ECONNREFUSED) or a full queue (EAGAIN: the hub has
+            # rings pending and will read our row anyway). The row is committed.
+            pass
+
+
+_producer = _Producer()
+
+
+def emit(
+    source: str,
+    event_type: str,
+    *,
+    fields: dict[str, Any] | None = None,
+    payload: Any = None,
+    delivery_id: str | None = None,
+    owner: str | None = None,
+    repo: str | None = None,
+    summary: str | None = None,
+) -> EmitResult:
+    """Write one event to the bus and return its id.
+
+    `fields` (a JSON object, at most 48 KiB) is what subscribers see and match on;
+    `payload` (bytes, str or JSON, at most 4 MiB) is stored raw and fetched by id.
+    `delivery_id` is the dedup key within `source`: emitting it again is a no-op that
+    returns the original event_id with `inserted=False`; without one, a fresh key
+    is used. Raises waitbus_wire.EventError for invalid input, and
+    waitbus_store.StoreError if the log cannot be written.
+    """
+    check_name("source", source)
+    check_name("event_type", event_type)
+    fields_json = encode_fields(source, event_type, fields)
+    raw = encode_payload(payload)
+    check_label("owner", owner)
+    check_label("repo", repo)
+    if delivery_id is not None and (not isinstance(delivery_id, str) or not 0 < len(delivery_id) <= 256):
+        from waitbus_wire import EventError
+
+        raise EventError(f"delivery_id must be a string of 1..256 chars; got {delivery_id!r}")
+    text = one_line(summary) if summary else f"{source} {event_type}"
+    p = paths()
+    with _producer.lock:
+        result = _producer.store_for(str(p.db)).insert(
+            source=source,
+            event_type=event_type,
+            fields=fields_json,
+            payload=raw,
+            delivery_id=delivery_id,
+            owner=owner,
+            repo=repo,
+            summary=text,
+        )
+        if result.inserted:
+            _producer.ring(str(p.doorbell))
+    return EmitResult(result.event_id, result.inserted)
+
+
+def fetch_payload(event_id: str) -> bytes | None:
+    """The raw payload stored with an event (None if it has none or is unknown)."""
+    with _producer.lock:
+        found = _producer.store_for(str(paths().db)).get(event_id)
+    return found[1] if found else None

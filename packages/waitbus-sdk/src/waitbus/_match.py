@@ -1,0 +1,114 @@
+"""Turn wait_for/subscribe arguments into (a) the predicates the hub applies before
+sending, so a waiter is sent only candidates, and (b) the full client-side test,
+including evaluator languages and all-of stickiness."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+
+from waitbus_wire import EventFrame, PredicateError, parse_predicate
+
+from ._registry import condition, evaluator
+
+Test = Callable[[EventFrame], bool]
+Clause = str | Sequence[str]
+_PREFIX_RE = re.compile(r"^([a-z][a-z0-9_.-]{0,63}):(.*)$", re.S)
+
+
+@dataclass
+class Alternative:
+    """An AND of grammar specs plus client-only evaluator tests."""
+
+    specs: list[str] = field(default_factory=list)
+    tests: list[Test] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.predicate = parse_predicate(self.specs)
+
+    def joined(self, other: Alternative) -> Alternative:
+        return Alternative(self.specs + other.specs, self.tests + other.tests)
+
+    def matches(self, frame: EventFrame) -> bool:
+        return self.predicate.matches(frame) and all(t(frame) for t in self.tests)
+
+
+def _split_specs(match: str | Sequence[str] | None) -> Alternative:
+    items = [] if match is None else [match] if isinstance(match, str) else list(match)
+    specs: list[str] = []
+    tests: list[Test] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise PredicateError(f"a match spec must be a string, got {type(item).__name__}")
+        m = _PREFIX_RE.match(item)
+        compile_fn = evaluator(m.group(1)) if m and "=" not in m.group(1) else None
+        if m and compile_fn is not None:
+            tests.append(compile_fn(m.group(2)))
+        else:
+            specs.append(item)
+    return Alternative(specs, tests)
+
+
+def parse_clause(clause: Clause) -> Alternative:
+    """One all-of/first-of clause: `source:key=json` (the source part optional), or
+    a list of specs."""
+    if isinstance(clause, str):
+        m = _PREFIX_RE.match(clause)
+        if m and "=" not in m.group(1):
+            return _split_specs([f"source={msgspec.json.encode(m.group(1)).decode()}", m.group(2)])
+        return _split_specs(clause)
+    return _split_specs(clause)
+
+
+class Matcher:
+    def __init__(
+        self,
+        match: str | Sequence[str] | None = None,
+        *,
+        source: str | None = None,
+        to: str | None = None,
+        cond: str | None = None,
+        all_of: Sequence[Clause] | None = None,
+        first_of: Sequence[Clause] | None = None,
+    ) -> None:
+        if all_of and first_of:
+            raise PredicateError("use all_of or first_of, not both")
+        base = _split_specs(match)
+        extra: list[str] = []
+        if source is not None:
+            extra.append(f"source={msgspec.json.encode(source).decode()}")
+        if to is not None:
+            extra.append(f"fields.msg_to={msgspec.json.encode(to).decode()}")
+        if cond is not None:
+            extra.extend(condition(cond))
+        self.base = base.joined(Alternative(extra))
+        self.sticky = bool(all_of)
+        clauses = all_of or first_of or []
+        self.clauses = [self.base.joined(parse_clause(c)) for c in clauses]
+        self.met: set[int] = set()
+
+    def hub_where(self) -> list[list[str]] | None:
+        """The OR-of-ANDs the hub may apply; None when everything must be sent."""
+        alts = self.clauses or [self.base]
+        where = [a.specs for a in alts]
+        # An alternative with no grammar specs (only evaluators) needs every event.
+        if any(not specs for specs in where):
+            return None
+        return where
+
+    def offer(self, frame: EventFrame) -> bool:
+        """Feed one event; True when the wait is satisfied (for all-of: every clause
+        has been met by some event so far, this one completing it)."""
+        if not self.clauses:
+            return self.base.matches(frame)
+        hit = False
+        for i, alt in enumerate(self.clauses):
+            if alt.matches(frame):
+                hit = True
+                self.met.add(i)
+        if self.sticky:
+            return hit and len(self.met) == len(self.clauses)
+        return hit

@@ -1,0 +1,254 @@
+"""The reconnecting subscriber behind subscribe(), asubscribe() and wait_for().
+
+It keeps a cursor (the last event_id it saw, or the head at its first subscribe),
+and after any disconnect -- hub restart, kill -9, lag eviction -- it reconnects with
+`since=cursor`. The hub resolves the cursor by commit order, so the stream resumes
+with no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+
+import msgspec
+
+from waitbus_wire import (
+    EventFrame,
+    FrameDecoder,
+    FrameError,
+    ServerMessage,
+    Subscribe,
+    SubscribeAck,
+    SubscribeRejected,
+    Truncated,
+    decode_server_message,
+    encode_frame,
+    encode_message,
+    ulid_from_parts,
+)
+
+from ._autostart import connect
+from ._errors import HubRejected, HubUnavailable
+from ._match import Matcher
+from ._paths import paths
+
+ZERO_ULID = ulid_from_parts(0, 0)
+RECONNECT_TIMEOUT_S = 30.0
+ACK_TIMEOUT_S = 10.0
+
+
+class _Lost(Exception):
+    """The connection ended; reconnect from the cursor."""
+
+
+class _StreamState:
+    """What survives reconnects, and how each hub message is handled (no I/O)."""
+
+    def __init__(self, matcher: Matcher, since: str | None, autostart: bool | None) -> None:
+        self.matcher = matcher
+        self.cursor = since
+        self.autostart = autostart
+        self.heartbeat_sec = 60.0
+        self.acked = False
+
+    def subscribe_frame(self) -> bytes:
+        return encode_frame(encode_message(Subscribe(since=self.cursor, where=self.matcher.hub_where())))
+
+    def on_ack(self, ack: SubscribeAck) -> None:
+        self.heartbeat_sec = float(ack.heartbeat_sec)
+        if self.cursor is None:
+            # Nothing seen yet: from now on "after the head when we first asked".
+            self.cursor = ack.caught_up_at or ZERO_ULID
+
+    def on_message(self, msg: ServerMessage | None) -> EventFrame | None:
+        """The frame to hand to the caller, or None. Raises _Lost / HubRejected."""
+        if isinstance(msg, EventFrame):
+            self.cursor = msg.event_id
+            return msg if self.matcher.offer(msg) else None
+        if isinstance(msg, Truncated):
+            self.cursor = msg.event_id
+            full = _load_event(msg.event_id)
+            return full if full is not None and self.matcher.offer(full) else None
+        if isinstance(msg, SubscribeRejected):
+            if msg.reason == "version":
+                raise HubRejected(f"hub rejected protocol 1: {msg.remediation}")
+            raise _Lost(msg.reason)
+        if isinstance(msg, SubscribeAck):
+            self.on_ack(msg)
+        return None  # heartbeats and unknown kinds
+
+    @property
+    def silence_limit(self) -> float:
+        return self.heartbeat_sec * 2.5
+
+
+def _load_event(event_id: str) -> EventFrame | None:
+    """Read an event that was too big for one frame straight from the log."""
+    from ._emit import _producer
+
+    with _producer.lock:
+        found = _producer.store_for(str(paths().db)).get(event_id)
+    if found is None:
+        return None
+    row = found[0]
+    return EventFrame(
+        event_id=row.event_id,
+        event_type=row.event_type,
+        source=row.source,
+        owner=row.owner,
+        repo=row.repo,
+        received_at=row.received_at,
+        delivery_id=row.delivery_id,
+        summary=row.summary,
+        fields=msgspec.json.decode(row.fields),
+    )
+
+
+class Subscription:
+    """A blocking stream of matching events. Iterate it, or call `get(timeout)`."""
+
+    def __init__(self, matcher: Matcher, *, since: str | None = None, autostart: bool | None = None) -> None:
+        self._state = _StreamState(matcher, since, autostart)
+        self._sock: socket.socket | None = None
+        self._decoder = FrameDecoder()
+        self._pending: deque[bytes] = deque()
+        self._last_rx = time.monotonic()
+        self._connect(time.monotonic() + ACK_TIMEOUT_S, first=True)
+
+    @property
+    def cursor(self) -> str | None:
+        """The last event_id this stream has seen (the resume point)."""
+        return self._state.cursor
+
+    def _connect(self, deadline: float, *, first: bool = False) -> None:
+        delay = 0.01
+        while True:
+            try:
+                sock = connect(paths(), autostart=self._state.autostart)
+                sock.sendall(self._state.subscribe_frame())
+                self._sock, self._decoder, self._pending = sock, FrameDecoder(), deque()
+                msg = self._read(deadline)
+                if not isinstance(msg, SubscribeAck):
+                    if isinstance(msg, SubscribeRejected) and msg.reason == "version":
+                        raise HubRejected(f"hub rejected protocol 1: {msg.remediation}")
+                    raise _Lost("no subscribe_ack")
+                self._state.on_ack(msg)
+                return
+            except (_Lost, OSError, HubUnavailable) as exc:
+                self._close_sock()
+                if first and isinstance(exc, HubUnavailable):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise HubUnavailable(f"lost the hub and could not reconnect: {exc}") from None
+                time.sleep(delay)  # reconnect back-off after a failure, not a poll
+                delay = min(delay * 2, 0.5)
+
+    def _read(self, deadline: float | None) -> ServerMessage | None:
+        """Next hub message; None at the deadline. Raises _Lost on EOF/silence."""
+        sock = self._sock
+        assert sock is not None
+        while not self._pending:
+            now = time.monotonic()
+            limit = self._last_rx + self._state.silence_limit
+            wait = min(limit, deadline) - now if deadline is not None else limit - now
+            if wait <= 0:
+                if deadline is not None and deadline <= limit:
+                    return None
+                raise _Lost("hub silent past its heartbeat")
+            ready, _, _ = select.select([sock], [], [], wait)
+            if not ready:
+                continue
+            try:
+                data = sock.recv(262144)
+            except OSError as exc:
+                raise _Lost(str(exc)) from None
+            if not data:
+                raise _Lost("EOF")
+            self._last_rx = time.monotonic()
+            try:
+                self._pending.extend(self._decoder.feed(data))
+            except FrameError as exc:
+                raise _Lost(str(exc)) from None
+        try:
+            return decode_server_message(self._pending.popleft())
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise _Lost(f"bad frame from hub: {exc}") from None
+
+    def get(self, timeout: float | None = None) -> EventFrame | None:
+        """The next matching event, or None if `timeout` seconds pass first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._sock is None:
+                self._connect(time.monotonic() + RECONNECT_TIMEOUT_S)
+            try:
+                msg = self._read(deadline)
+                if msg is None:
+                    return None
+                frame = self._state.on_message(msg)
+            except _Lost:
+                self._close_sock()
+                continue
+            if frame is not None:
+                return frame
+
+    def __iter__(self) -> Iterator[EventFrame]:
+        while True:
+            frame = self.get()
+            if frame is not None:
+                yield frame
+
+    def _close_sock(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def close(self) -> None:
+        self._close_sock()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self._close_sock()
+
+
+async def astream(
+    matcher: Matcher, *, since: str | None = None, autostart: bool | None = None
+) -> AsyncIterator[EventFrame]:
+    """The asyncio twin of Subscription, as an async generator."""
+    state = _StreamState(matcher, since, autostart)
+    first = True
+    while True:
+        try:
+            sock = await asyncio.to_thread(connect, paths(), autostart=autostart)
+        except HubUnavailable:
+            if first:
+                raise
+            await asyncio.sleep(0.1)
+            continue
+        first = False
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        decoder = FrameDecoder()
+        try:
+            writer.write(state.subscribe_frame())
+            await writer.drain()
+            while True:
+                data = await asyncio.wait_for(reader.read(262144), state.silence_limit)
+                if not data:
+                    raise _Lost("EOF")
+                for body in decoder.feed(data):
+                    frame = state.on_message(decode_server_message(body))
+                    if frame is not None:
+                        yield frame
+        except (_Lost, OSError, FrameError, TimeoutError, msgspec.DecodeError, msgspec.ValidationError):
+            pass
+        finally:
+            writer.close()

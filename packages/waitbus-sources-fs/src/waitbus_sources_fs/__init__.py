@@ -1,0 +1,1 @@
+"""Filesystem source for waitbus: not built yet (see README.md). Importing it does nothing."""

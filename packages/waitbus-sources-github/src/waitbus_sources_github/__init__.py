@@ -1,0 +1,1 @@
+"""GitHub Actions source for waitbus: not built yet (see README.md). Importing it does nothing."""

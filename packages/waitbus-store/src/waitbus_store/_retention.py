@@ -1,0 +1,81 @@
+"""Retention: keep the log bounded by age, row count and size.
+
+Deletes oldest-first in batches (each its own short transaction, so producers are
+never blocked for long), then gives freed pages back with incremental vacuum.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+from ._store import Store, _explain
+
+BATCH_ROWS = 5000
+
+
+class PruneResult(NamedTuple):
+    deleted: int
+    remaining: int
+    size_before: int
+    size_after: int
+    dry_run: bool
+
+
+def plan_prune(
+    store: Store, *, older_than_s: float | None = None, max_rows: int | None = None, max_bytes: int | None = None
+) -> int:
+    """How many of the oldest rows (by seq) the limits say must go."""
+    conn = store.connection
+    total = store.count()
+    doomed = 0
+    if older_than_s is not None:
+        cutoff = time.time_ns() - int(older_than_s * 1e9)
+        # Rows go in seq order, so count up to the newest too-old row: the plan is
+        # always a prefix of the log and a cursor never points into a hole.
+        row = conn.execute("SELECT max(seq) FROM events WHERE received_at < ?", (cutoff,)).fetchone()
+        if row[0] is not None:
+            older = conn.execute("SELECT count(*) FROM events WHERE seq <= ?", (row[0],)).fetchone()[0]
+            doomed = max(doomed, int(older))
+    if max_rows is not None:
+        doomed = max(doomed, total - max_rows)
+    if max_bytes is not None and total:
+        size = store.size_bytes()
+        if size > max_bytes:
+            per_row = size / total
+            doomed = max(doomed, min(total, int((size - max_bytes) / per_row) + 1))
+    return max(0, min(doomed, total))
+
+
+def prune(
+    store: Store,
+    *,
+    older_than_s: float | None = None,
+    max_rows: int | None = None,
+    max_bytes: int | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> PruneResult:
+    """Delete the oldest events beyond the limits; `progress(done, total)` per batch."""
+    size_before = store.size_bytes()
+    target = plan_prune(store, older_than_s=older_than_s, max_rows=max_rows, max_bytes=max_bytes)
+    if dry_run or target == 0:
+        return PruneResult(target, store.count() - (target if dry_run else 0), size_before, size_before, dry_run)
+    conn = store.connection
+    done = 0
+    try:
+        while done < target:
+            n = min(BATCH_ROWS, target - done)
+            conn.execute("DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)", (n,))
+            done += n
+            if progress:
+                progress(done, target)
+        conn.execute("PRAGMA incremental_vacuum")
+    except sqlite3.Error as exc:
+        raise _explain(exc, store.path) from None
+    # A size limit is estimated from the average row; finish it off if still over.
+    if max_bytes is not None and store.count() and store.size_bytes() > max_bytes:
+        done += prune(store, max_bytes=max_bytes, progress=progress).deleted
+    return PruneResult(done, store.count(), size_before, store.size_bytes(), False)

@@ -1,0 +1,250 @@
+"""The event log: one SQLite file in WAL mode, shared by every process of the user.
+
+Writers hold the write lock only for one short transaction (BEGIN IMMEDIATE, one
+INSERT, COMMIT) and wait on a busy timeout, so many producer processes all succeed.
+Inside that transaction the new event_id is made strictly greater than the newest
+stored one, so ULID order equals commit (`seq`) order across all processes: a cursor
+is just an event_id, and "at or before caught_up_at" is a string comparison.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from waitbus_wire import next_ulid
+
+from ._schema import SCHEMA_VERSION, SchemaError, check_ours, current_version, migrate
+
+BUSY_TIMEOUT_S = 10.0
+_COLUMNS = "seq, event_id, source, event_type, owner, repo, received_at, delivery_id, summary, fields"
+
+
+class StoreError(RuntimeError):
+    """The log could not be opened or written; the message says what to do."""
+
+
+class Row(NamedTuple):
+    """One stored event without its payload (what the hub and readers need)."""
+
+    seq: int
+    event_id: str
+    source: str
+    event_type: str
+    owner: str | None
+    repo: str | None
+    received_at: int
+    delivery_id: str
+    summary: str
+    fields: str
+
+
+class InsertResult(NamedTuple):
+    event_id: str
+    seq: int
+    inserted: bool
+
+
+def _explain(exc: sqlite3.Error, path: str) -> StoreError:
+    text = str(exc)
+    if "full" in text:
+        return StoreError(
+            f"cannot write {path}: disk or database is full ({text}); free space or run `waitbus db prune`"
+        )
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path} stayed locked for {BUSY_TIMEOUT_S:.0f}s by another writer ({text}); retry")
+    if "readonly" in text or "unable to open" in text:
+        return StoreError(f"cannot write {path} ({text}); check the state dir's permissions")
+    if "malformed" in text or "not a database" in text:
+        return StoreError(f"{path} is corrupt or not a SQLite file ({text}); move it away and run `waitbus init`")
+    return StoreError(f"{path}: {text}")
+
+
+class Store:
+    """A read-write handle on the log. Not thread-safe: one per thread/process."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.path = str(path)
+        if not create and not Path(self.path).exists():
+            raise StoreError(f"no event store at {self.path}; run `waitbus init` or emit an event first")
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from None
+        self._conn = conn
+        try:
+            os.chmod(self.path, 0o600)
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL survives any process crash (kill -9); only an OS crash or
+            # power cut can lose the last commits. FULL costs an fsync per event.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self.schema_before, self.schema_version = migrate(conn, self.path)
+        except SchemaError as exc:
+            conn.close()
+            raise StoreError(str(exc)) from None
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _explain(exc, self.path) from None
+
+    # -- writing ---------------------------------------------------------------
+
+    def insert(
+        self,
+        *,
+        source: str,
+        event_type: str,
+        fields: bytes,
+        payload: bytes | None = None,
+        delivery_id: str | None = None,
+        owner: str | None = None,
+        repo: str | None = None,
+        summary: str = "",
+        received_at: int | None = None,
+    ) -> InsertResult:
+        """Append one event unless (source, delivery_id) is already stored.
+
+        Inputs are trusted to be validated (waitbus_wire.encode_fields etc.).
+        """
+        conn = self._conn
+        now = time.time_ns() if received_at is None else received_at
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                last = conn.execute("SELECT event_id FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+                event_id = next_ulid(last[0] if last else None, now // 1_000_000)
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO events (event_id, source, event_type, delivery_id, owner, repo,"
+                    " received_at, summary, fields, payload) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        event_id,
+                        source,
+                        event_type,
+                        delivery_id or event_id,
+                        owner,
+                        repo,
+                        now,
+                        summary,
+                        fields.decode(),
+                        payload,
+                    ),
+                )
+                if cur.rowcount == 1:
+                    result = InsertResult(event_id, int(cur.lastrowid or 0), True)
+                else:
+                    seq, existing = conn.execute(
+                        "SELECT seq, event_id FROM events WHERE source = ? AND delivery_id = ?", (source, delivery_id)
+                    ).fetchone()
+                    result = InsertResult(existing, seq, False)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from None
+        return result
+
+    # -- reading ---------------------------------------------------------------
+
+    def head(self) -> tuple[int, str] | None:
+        """(seq, event_id) of the newest event, or None for an empty log."""
+        row = self._conn.execute("SELECT seq, event_id FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def read_after(self, seq: int, limit: int = 1000, *, upto: int | None = None) -> list[Row]:
+        """Events with seq > `seq` (and <= `upto`), in commit order."""
+        if upto is None:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+            ).fetchall()
+        else:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?", (seq, upto, limit)
+            ).fetchall()
+        return [Row._make(r) for r in rows]
+
+    def seq_at_or_before(self, event_id: str) -> int:
+        """The seq of the newest event whose id sorts at or before `event_id` (0 if
+        none). Works for ids that were never stored, e.g. a time floor."""
+        row = self._conn.execute(
+            "SELECT seq FROM events WHERE event_id <= ? ORDER BY event_id DESC LIMIT 1", (event_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def get(self, event_id: str) -> tuple[Row, bytes | None] | None:
+        """One event and its raw payload, by id."""
+        row = self._conn.execute(f"SELECT {_COLUMNS}, payload FROM events WHERE event_id = ?", (event_id,)).fetchone()
+        if row is None:
+            return None
+        payload = row[-1]
+        return Row._make(row[:-1]), (bytes(payload) if payload is not None else None)
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def size_bytes(self) -> int:
+        """Bytes the main database file uses (pages in use, not the WAL)."""
+        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+
+    # -- bookmarks -------------------------------------------------------------
+
+    def get_bookmark(self, name: str) -> str | None:
+        row = self._conn.execute("SELECT event_id FROM bookmarks WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_bookmark(self, name: str, event_id: str) -> None:
+        try:
+            self._conn.execute(
+                "INSERT INTO bookmarks (name, event_id, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET event_id = excluded.event_id, updated_at = excluded.updated_at",
+                (name, event_id, time.time_ns()),
+            )
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from None
+
+    # -- housekeeping ----------------------------------------------------------
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def schema_status(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(version on disk, version this code wants) without changing the file."""
+    conn = connect_readonly(path)
+    try:
+        check_ours(conn, str(path))
+        return current_version(conn), SCHEMA_VERSION
+    except SchemaError as exc:
+        raise StoreError(str(exc)) from None
+    finally:
+        conn.close()
+
+
+def connect_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A connection that cannot write: opened read-only and with query_only set,
+    for user-supplied SQL (`waitbus events query`)."""
+    if not Path(path).exists():
+        raise StoreError(f"no event store at {path}; run `waitbus init` or emit an event first")
+    try:
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as exc:
+        raise _explain(exc, str(path)) from None
+    return conn

@@ -1,0 +1,141 @@
+"""The match grammar: `dotted.key=<json literal>`.
+
+Specs AND across keys and OR within a repeated key. The right side is JSON, so types
+are exact: `fields.run_id=12345` is a number and never matches the string "12345";
+`true` never matches `1`; `=null` matches a key present with null, not a missing key.
+Numbers compare by value (JSON has one number type, so 1 equals 1.0).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+
+MAX_SPEC_CHARS = 4096
+MAX_SPECS = 64
+_KEY_RE = re.compile(r"^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$")
+
+
+class PredicateError(ValueError):
+    """A predicate that cannot be parsed; the message says how to write it."""
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+def lookup(obj: Any, path: tuple[str, ...]) -> Any:
+    """Follow a dotted path through mappings, Structs and lists (digit segments
+    index lists). Returns MISSING where the path does not exist."""
+    cur = obj
+    for seg in path:
+        if isinstance(cur, Mapping):
+            cur = cur.get(seg, MISSING)
+        elif isinstance(cur, list):
+            if not seg.isdigit() or int(seg) >= len(cur):
+                return MISSING
+            cur = cur[int(seg)]
+        elif isinstance(cur, msgspec.Struct):
+            cur = getattr(cur, seg, MISSING) if seg in cur.__struct_fields__ else MISSING
+        else:
+            return MISSING
+        if cur is MISSING:
+            return MISSING
+    return cur
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality with JSON's types: bool, number, string, null, array, object."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return False
+
+
+class Clause(msgspec.Struct, frozen=True):
+    """One key and the values it may take (OR)."""
+
+    key: str
+    values: tuple[Any, ...]
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(self.key.split("."))
+
+    def matches(self, event: Any) -> bool:
+        got = lookup(event, self.path)
+        if got is MISSING:
+            return False
+        return any(json_equal(got, v) for v in self.values)
+
+
+class Predicate(msgspec.Struct, frozen=True):
+    """AND of clauses. The empty predicate matches everything."""
+
+    clauses: tuple[Clause, ...] = ()
+
+    def matches(self, event: Any) -> bool:
+        return all(c.matches(event) for c in self.clauses)
+
+    def specs(self) -> list[str]:
+        """Canonical spec strings, parseable back into an equal predicate."""
+        return [f"{c.key}={msgspec.json.encode(v).decode()}" for c in self.clauses for v in c.values]
+
+    def __and__(self, other: Predicate) -> Predicate:
+        return parse_predicate(self.specs() + other.specs())
+
+
+def parse_spec(spec: str) -> tuple[str, Any]:
+    """Split one `key=json` spec into its key and decoded value."""
+    if not isinstance(spec, str):
+        raise PredicateError(f"a match spec must be a string, got {type(spec).__name__}")
+    if len(spec) > MAX_SPEC_CHARS:
+        raise PredicateError(f"match spec is {len(spec)} chars; the limit is {MAX_SPEC_CHARS}")
+    key, sep, raw = spec.partition("=")
+    key = key.strip()
+    if not sep:
+        raise PredicateError(f"match spec {spec!r} has no '=': write key=<json>, e.g. fields.status=\"completed\"")
+    if not _KEY_RE.match(key):
+        raise PredicateError(f"bad key {key!r} in {spec!r}: use dotted names like fields.event_type")
+    try:
+        value = msgspec.json.decode(raw.strip().encode())
+    except msgspec.DecodeError:
+        raise PredicateError(
+            f"the value in {spec!r} is not a JSON literal; strings need double quotes: "
+            f'{key}="{raw.strip()}" (numbers, true/false/null unquoted)'
+        ) from None
+    return key, value
+
+
+def parse_predicate(specs: str | Iterable[str] | None) -> Predicate:
+    """Parse one spec or several into a Predicate (AND across keys, OR within one)."""
+    if specs is None:
+        return Predicate()
+    items = [specs] if isinstance(specs, str) else list(specs)
+    if len(items) > MAX_SPECS:
+        raise PredicateError(f"{len(items)} match specs; the limit is {MAX_SPECS}")
+    grouped: dict[str, list[Any]] = {}
+    for spec in items:
+        key, value = parse_spec(spec)
+        alts = grouped.setdefault(key, [])
+        if not any(json_equal(value, v) and type(value) is type(v) for v in alts):
+            alts.append(value)
+    return Predicate(tuple(Clause(k, tuple(v)) for k, v in grouped.items()))
