@@ -272,7 +272,13 @@ class Hub:
                 self._drop(sub)
                 return
             if data and sub.state == HANDSHAKE:
-                self._on_handshake(sub, data)
+                try:
+                    self._on_handshake(sub, data)
+                except Exception:
+                    # Whatever a client sends, it costs at most its own connection.
+                    log.exception("dropping client fd %d after an unexpected error", sub.fd)
+                    self._drop(sub, rejected=True)
+                    return
             # After the subscribe frame a client has nothing to say; bytes are ignored.
         if mask & selectors.EVENT_WRITE and sub.fd in self.subs:
             self._flush(sub)

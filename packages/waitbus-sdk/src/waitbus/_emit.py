@@ -39,14 +39,21 @@ class _Producer:
 
     def store_for(self, db: str) -> Store:
         if self.store is None or self.pid != os.getpid() or self.db != db:
-            # After fork the parent's SQLite handle must not be used: drop it unclosed.
-            if self.store is not None and self.pid == os.getpid():
-                self.store.close()
+            # After fork the parent's handles must not be used: drop them unclosed.
+            if self.pid == os.getpid():
+                self.close()
             paths().ensure()
             self.store = Store(db)
             self.pid, self.db = os.getpid(), db
             self.bell = None
         return self.store
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        if self.bell is not None:
+            self.bell.close()
+        self.store, self.bell = None, None
 
     def ring(self, doorbell: str) -> None:
         if self.bell is None:

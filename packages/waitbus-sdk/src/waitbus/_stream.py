@@ -40,6 +40,8 @@ from ._paths import paths
 ZERO_ULID = ulid_from_parts(0, 0)
 RECONNECT_TIMEOUT_S = 30.0
 ACK_TIMEOUT_S = 10.0
+# msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
+_BAD_FRAME = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
 
 
 class _Lost(Exception):
@@ -176,7 +178,7 @@ class Subscription:
                 raise _Lost(str(exc)) from None
         try:
             return decode_server_message(self._pending.popleft())
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except _BAD_FRAME as exc:
             raise _Lost(f"bad frame from hub: {exc}") from None
 
     def get(self, timeout: float | None = None) -> EventFrame | None:
@@ -248,7 +250,15 @@ async def astream(
                     frame = state.on_message(decode_server_message(body))
                     if frame is not None:
                         yield frame
-        except (_Lost, OSError, FrameError, TimeoutError, msgspec.DecodeError, msgspec.ValidationError):
+        except (
+            _Lost,
+            OSError,
+            FrameError,
+            TimeoutError,
+            msgspec.DecodeError,
+            msgspec.ValidationError,
+            UnicodeDecodeError,
+        ):
             pass
         finally:
             writer.close()

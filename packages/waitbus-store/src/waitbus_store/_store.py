@@ -77,6 +77,11 @@ class Store:
             raise StoreError(f"cannot open {self.path}: {exc}") from None
         self._conn = conn
         try:
+            # Refuse a foreign or too-new file before touching it (no chmod, no WAL switch).
+            check_ours(conn, self.path)
+            if current_version(conn) == 0:
+                # Must precede the WAL switch, or a new file keeps auto_vacuum=NONE.
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             os.chmod(self.path, 0o600)
             conn.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL survives any process crash (kill -9); only an OS crash or
@@ -233,6 +238,8 @@ def schema_status(path: str | os.PathLike[str]) -> tuple[int, int]:
         return current_version(conn), SCHEMA_VERSION
     except SchemaError as exc:
         raise StoreError(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise _explain(exc, str(path)) from None
     finally:
         conn.close()
 
@@ -245,6 +252,9 @@ def connect_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
         conn.execute("PRAGMA query_only = ON")
+        # SQL can turn query_only off again; mode=ro covers only the main file, so also
+        # forbid ATTACH and VACUUM INTO, which would create or write other files.
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
     except sqlite3.Error as exc:
         raise _explain(exc, str(path)) from None
     return conn

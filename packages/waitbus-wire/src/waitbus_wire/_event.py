@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}\Z")  # \Z: "$" would accept a trailing newline
 MAX_SUMMARY_CHARS = 512
 MAX_FIELDS_BYTES = 48 * 1024  # leaves room for the envelope inside one 64 KiB frame
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024

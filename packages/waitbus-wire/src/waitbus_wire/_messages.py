@@ -18,7 +18,7 @@ from ._ulid import is_ulid
 PROTO = 1
 SUPPORTED_PROTOS = (PROTO,)
 DEFAULT_HEARTBEAT_SEC = 60
-FILTER_RE = re.compile(r"^([A-Za-z0-9_.-]+/([A-Za-z0-9_.-]+|\*)|\*)$")
+FILTER_RE = re.compile(r"^([A-Za-z0-9_.-]+/([A-Za-z0-9_.-]+|\*)|\*)\Z")  # \Z, not "$" (trailing newline)
 MAX_FILTERS = 64
 MAX_WHERE_CLAUSES = 64
 
@@ -129,7 +129,8 @@ def decode_subscribe(body: bytes) -> Subscribe:
     """Decode and validate a subscribe frame, raising SubscribeError with the reason."""
     try:
         sub = _sub_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
         raise SubscribeError(f"malformed subscribe: {exc}") from None
     if sub.proto not in SUPPORTED_PROTOS:
         raise SubscribeError(f"unsupported proto {sub.proto}", version=True)

@@ -13,7 +13,7 @@ import re
 import time
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-ULID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+ULID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}\Z")  # \Z: "$" would accept a trailing newline
 _DECODE = {c: i for i, c in enumerate(ALPHABET)}
 _MAX_RANDOM = (1 << 80) - 1
 _MAX_TIME = (1 << 48) - 1

@@ -1,0 +1,223 @@
+"""Shared test fixtures. Every test runs hermetic: its own state and runtime dirs,
+no autostart unless it asks, and every process it starts is reaped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def waitbus_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    # AF_UNIX paths are short (107 bytes): the runtime dir gets a short name of its own.
+    runtime = tempfile.mkdtemp(prefix="wb-")
+    env = {
+        "WAITBUS_STATE_DIR": str(tmp_path / "state"),
+        "WAITBUS_RUNTIME_DIR": runtime,
+        "WAITBUS_NO_AUTOSTART": "1",
+        "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+        "XDG_RUNTIME_DIR": runtime,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    yield env
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _connectable(path: Path) -> bool:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return True
+
+
+class HubProcess:
+    """A real hub daemon in a subprocess, for one test."""
+
+    def __init__(self, runtime_dir: str, args: list[str] | None = None) -> None:
+        self.socket = Path(runtime_dir) / "broadcast.sock"
+        self.args = args or []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> HubProcess:
+        log = self._log()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "waitbus_hub", "--log-level", "WARNING", *self.args],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        os.close(log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited {self.proc.returncode}: {self.log_text()}")
+            if _connectable(self.socket):
+                return self
+            time.sleep(0.005)
+        raise RuntimeError("hub did not create its socket in time")
+
+    def _log(self) -> int:
+        # A file, not a pipe: a pipe nobody reads would block a chatty hub.
+        return os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    @property
+    def log_path(self) -> Path:
+        return self.socket.parent / "hub-test.log"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """kill -9: no drain, no cleanup; the socket file is left behind."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def hub_factory(waitbus_env: dict[str, str]) -> Iterator[Callable[..., HubProcess]]:
+    made: list[HubProcess] = []
+
+    def make(args: list[str] | None = None, *, start: bool = True) -> HubProcess:
+        hub = HubProcess(waitbus_env["WAITBUS_RUNTIME_DIR"], args)
+        made.append(hub)
+        return hub.start() if start else hub
+
+    yield make
+    for hub in made:
+        hub.stop()
+
+
+@pytest.fixture
+def hub(hub_factory: Callable[..., HubProcess]) -> HubProcess:
+    return hub_factory(["--heartbeat-sec", "1"])
+
+
+@pytest.fixture
+def reap() -> Iterator[Callable[[subprocess.Popen[bytes]], subprocess.Popen[bytes]]]:
+    """Register a child process to be killed when the test ends."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def add(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+        procs.append(proc)
+        return proc
+
+    yield add
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL) if proc.pid == os.getpgid(proc.pid) else proc.kill()
+            except ProcessLookupError:
+                pass
+            proc.wait(10)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+class RawClient:
+    """A hand-written v1 client on a plain socket: sees exactly what the hub sends."""
+
+    def __init__(self, path: Path) -> None:
+        from waitbus_wire import FrameDecoder
+
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(path))
+        self.decoder = FrameDecoder()
+        self.pending: list[bytes] = []
+        self.eof = False
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def subscribe(self, **fields: object) -> dict[str, object]:
+        import msgspec
+
+        from waitbus_wire import encode_frame
+
+        self.send_raw(encode_frame(msgspec.json.encode(fields)))
+        ack = self.next(5)
+        assert ack is not None and ack["kind"] == "subscribe_ack", ack
+        return ack
+
+    def next(self, timeout: float) -> dict[str, object] | None:
+        """The next frame as a dict; None at timeout or EOF (then .eof is True)."""
+        import msgspec
+
+        deadline = time.monotonic() + timeout
+        while not self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.eof:
+                return None
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                return None
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                self.eof = True
+                assert self.decoder.pending == 0, "torn frame at EOF"
+                return None
+            self.pending.extend(self.decoder.feed(data))
+        result: dict[str, object] = msgspec.json.decode(self.pending.pop(0))
+        return result
+
+    def events(self, n: int, timeout: float = 10) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            frame = self.next(max(0.0, deadline - time.monotonic()))
+            if frame is None:
+                break
+            if frame["kind"] == "event":
+                out.append(frame)
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def raw_client(waitbus_env: dict[str, str]) -> Iterator[Callable[[], RawClient]]:
+    made: list[RawClient] = []
+
+    def make() -> RawClient:
+        client = RawClient(Path(waitbus_env["WAITBUS_RUNTIME_DIR"]) / "broadcast.sock")
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()

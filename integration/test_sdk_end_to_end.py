@@ -1,0 +1,130 @@
+"""The public SDK across real processes: messaging, asyncio, autostart, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from waitbus import HubUnavailable, asubscribe, emit, request, subscribe, wait_for
+from waitbus_store import resolve_paths as _paths
+
+RESPONDER = textwrap.dedent(
+    """
+    from waitbus import respond, wait_for
+    print("ready", flush=True)
+    msg = wait_for(to="agent_b", source="agent", timeout=20.0)
+    if msg is not None:
+        respond(msg, '{"answer": 42}')
+    """
+)
+
+
+@pytest.mark.timeout(60)
+def test_request_and_respond_between_two_processes(hub, reap):
+    responder = reap(subprocess.Popen([sys.executable, "-c", RESPONDER], stdout=subprocess.PIPE))
+    assert responder.stdout is not None and responder.stdout.readline().strip() == b"ready"
+    time.sleep(0.3)  # the responder subscribes after printing ready
+    reply = request("agent_b", '{"ask": "meaning"}', sender="agent_a", timeout=10.0)
+    assert responder.wait(20) == 0
+    assert reply is not None
+    assert reply.fields["msg_body"] == '{"answer": 42}'
+    assert reply.fields["msg_to"] == "agent_a" and reply.fields["msg_from"] == "agent_b"
+
+
+@pytest.mark.timeout(30)
+def test_request_times_out_with_none(hub):
+    started = time.monotonic()
+    assert request("nobody", "hi", sender="agent_a", timeout=0.5) is None
+    assert 0.4 < time.monotonic() - started < 5
+
+
+@pytest.mark.timeout(60)
+def test_asubscribe_streams_and_resumes_after_a_hub_restart(hub):
+    async def main() -> list[str]:
+        got: list[str] = []
+        first = emit("agent", "load", fields={"i": 0}).event_id
+        # The generator subscribes lazily: since=5 s makes sure the first is seen.
+        stream = asubscribe(source="agent", since=5)
+        async for frame in stream:
+            got.append(frame.event_id)
+            if len(got) == 1:
+                hub.kill()
+                await asyncio.to_thread(emit, "agent", "load", fields={"i": 1})
+                await asyncio.to_thread(hub.start)
+            if len(got) == 2:
+                break
+        await stream.aclose()
+        assert got[0] == first
+        return got
+
+    got = asyncio.run(main())
+    assert len(got) == 2 and got[0] < got[1]
+
+
+@pytest.mark.timeout(30)
+def test_no_hub_and_autostart_off_is_a_clear_error():
+    with pytest.raises(HubUnavailable, match="WAITBUS_NO_AUTOSTART"):
+        wait_for(timeout=1)
+
+
+WAITER = textwrap.dedent(
+    """
+    from waitbus import wait_for
+    frame = wait_for('fields.go=true', timeout=30)
+    print(frame.event_id if frame else "timeout", flush=True)
+    """
+)
+
+
+@pytest.mark.timeout(90)
+def test_concurrent_first_waiters_autostart_exactly_one_hub(monkeypatch, reap):
+    monkeypatch.delenv("WAITBUS_NO_AUTOSTART")
+    waiters = [
+        reap(subprocess.Popen([sys.executable, "-c", WAITER], stdout=subprocess.PIPE, text=True)) for _ in range(4)
+    ]
+    p = _paths()
+    deadline = time.monotonic() + 30
+    while not p.socket.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(1.0)  # let every waiter subscribe
+    hub_pid = int(p.hub_lock.read_text())
+    try:
+        sent = emit("agent", "go", fields={"go": True}).event_id
+        outs = [w.communicate(timeout=30)[0].strip() for w in waiters]
+        assert outs == [sent] * 4
+        hubs = subprocess.run(["pgrep", "-f", "-c", "waitbus_hub"], capture_output=True, text=True)
+        mine = [
+            pid
+            for pid in subprocess.run(["pgrep", "-f", "waitbus_hub"], capture_output=True, text=True).stdout.split()
+            if f"WAITBUS_RUNTIME_DIR={p.runtime_dir}" in _environ(int(pid))
+        ]
+        assert mine == [str(hub_pid)], hubs.stdout
+    finally:
+        os.kill(hub_pid, signal.SIGTERM)
+
+
+def _environ(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f.read().replace(b"\0", b"\n").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@pytest.mark.timeout(60)
+def test_subscription_survives_a_sigterm_restart_without_gap(hub):
+    with subscribe(source="agent") as sub:
+        a = emit("agent", "load", fields={"i": 0}).event_id
+        assert sub.get(5).event_id == a
+        assert hub.terminate() == 0
+        b = emit("agent", "load", fields={"i": 1}).event_id  # emitted while no hub runs
+        hub.start()
+        c = emit("agent", "load", fields={"i": 2}).event_id
+        assert [sub.get(10).event_id, sub.get(10).event_id] == [b, c]
