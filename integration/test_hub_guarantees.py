@@ -232,3 +232,30 @@ def test_socket_activation_uses_the_inherited_listener(waitbus_env, raw_client, 
     proc.terminate()
     assert proc.wait(10) == 0
     assert p.socket.exists()  # the socket unit owns the path: the hub leaves it alone
+
+
+@pytest.mark.timeout(60)
+def test_prometheus_metrics_endpoint(hub_factory, raw_client):
+    import urllib.request
+
+    with socket.socket() as probe:  # a free loopback port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    hub_factory(["--metrics-port", str(port)])
+    client = raw_client()
+    client.subscribe()
+    emit("agent", "load")
+    assert client.events(1)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    assert "waitbus_hub_events_broadcast_total 1.0" in body
+    assert "waitbus_hub_subscribers 1.0" in body
+    assert "waitbus_hub_evictions_total 0.0" in body
+    assert 'waitbus_hub_send_latency_seconds_bucket{le="+Inf"}' in body

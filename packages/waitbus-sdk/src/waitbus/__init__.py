@@ -1,17 +1,50 @@
 """waitbus: the workstation-local status bus. Emit events; wait on them with no polling.
 
-from waitbus import emit, wait_for
-emit("pytest", "pytest_session", fields={"outcome": "passed"})
-frame = wait_for('fields.event_type="pytest_session"', source="pytest", timeout=600)
+    from waitbus import emit, wait_for
+    emit("pytest", "pytest_session", fields={"outcome": "passed"})
+    frame = wait_for('fields.event_type="pytest_session"', source="pytest", timeout=600)
+
+Names load on first use (PEP 562), so `import waitbus` costs almost nothing and a
+script pays only for the part of the API it touches.
 """
 
-from waitbus_wire import EventError, EventFrame, PredicateError
+from __future__ import annotations
 
-from ._api import asubscribe, request, respond, subscribe, wait_for
-from ._emit import EmitResult, emit, fetch_payload
-from ._errors import HubRejected, HubUnavailable, WaitbusError
-from ._registry import SourceSpec, register_condition, register_evaluator, register_source
-from ._stream import Subscription
+from importlib import import_module
+
+TYPE_CHECKING = False  # not `from typing import ...`: typing alone costs ~5 ms to import
+if TYPE_CHECKING:
+    from typing import Any
+
+    from waitbus_wire import EventError, EventFrame, PredicateError
+
+    from ._api import asubscribe, request, respond, subscribe, wait_for
+    from ._emit import EmitResult, emit, fetch_payload
+    from ._errors import HubRejected, HubUnavailable, WaitbusError
+    from ._registry import SourceSpec, register_condition, register_evaluator, register_source
+    from ._stream import Subscription
+
+_WHERE = {
+    "EventError": "waitbus_wire",
+    "EventFrame": "waitbus_wire",
+    "PredicateError": "waitbus_wire",
+    "asubscribe": "waitbus._api",
+    "request": "waitbus._api",
+    "respond": "waitbus._api",
+    "subscribe": "waitbus._api",
+    "wait_for": "waitbus._api",
+    "EmitResult": "waitbus._emit",
+    "emit": "waitbus._emit",
+    "fetch_payload": "waitbus._emit",
+    "HubRejected": "waitbus._errors",
+    "HubUnavailable": "waitbus._errors",
+    "WaitbusError": "waitbus._errors",
+    "SourceSpec": "waitbus._registry",
+    "register_condition": "waitbus._registry",
+    "register_evaluator": "waitbus._registry",
+    "register_source": "waitbus._registry",
+    "Subscription": "waitbus._stream",
+}
 
 __all__ = [
     "EmitResult",
@@ -34,3 +67,17 @@ __all__ = [
     "subscribe",
     "wait_for",
 ]
+assert sorted(__all__) == sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'waitbus' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

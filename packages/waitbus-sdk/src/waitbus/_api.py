@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -93,7 +93,7 @@ def request(
     to: str, body: Any, *, sender: str, timeout: float | None = 30.0, thread: str | None = None
 ) -> EventFrame | None:
     """Send `body` to agent `to` and block for its reply (None at `timeout`)."""
-    correlation_id = uuid.uuid4().hex
+    correlation_id = os.urandom(16).hex()
     sent = emit(
         "agent",
         "agent_message",
@@ -128,7 +128,7 @@ def respond(msg: EventFrame, body: Any, *, sender: str | None = None) -> str:
         fields={
             "msg_to": f["msg_from"],
             "msg_from": me,
-            "msg_correlation_id": uuid.uuid4().hex,
+            "msg_correlation_id": os.urandom(16).hex(),
             "msg_reply_to": f["msg_correlation_id"],
             "msg_thread": f.get("msg_thread"),
             "msg_body": body,

@@ -7,11 +7,8 @@ makes a second hub exit anyway. Set WAITBUS_NO_AUTOSTART=1 to never start one.
 from __future__ import annotations
 
 import fcntl
-import importlib.util
 import os
-import shutil
 import socket
-import subprocess
 import sys
 import time
 
@@ -42,6 +39,9 @@ def _try_connect(path: str) -> socket.socket | None:
 def hub_command() -> list[str] | None:
     """How to run a hub from here: our interpreter if waitbus-hub is importable,
     else a `waitbus` on PATH."""
+    import importlib.util
+    import shutil
+
     if importlib.util.find_spec("waitbus_hub") is not None:
         return [sys.executable, "-m", "waitbus_hub"]
     exe = shutil.which("waitbus")
@@ -64,6 +64,8 @@ def connect(paths: Paths, *, autostart: bool | None = None) -> socket.socket:
         sock = _try_connect(str(paths.socket))
         if sock is not None:
             return sock
+        import subprocess  # only when a hub must be started
+
         cmd = hub_command()
         if cmd is None:
             raise HubUnavailable(

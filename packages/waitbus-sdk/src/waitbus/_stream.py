@@ -8,7 +8,6 @@ with no gap and no duplicate.
 
 from __future__ import annotations
 
-import asyncio
 import select
 import socket
 import time
@@ -226,6 +225,8 @@ async def astream(
     matcher: Matcher, *, since: str | None = None, autostart: bool | None = None
 ) -> AsyncIterator[EventFrame]:
     """The asyncio twin of Subscription, as an async generator."""
+    import asyncio  # here, not at module level: it costs ~15 ms of import time
+
     state = _StreamState(matcher, since, autostart)
     first = True
     while True:

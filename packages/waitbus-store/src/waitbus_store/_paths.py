@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,8 @@ def _default_runtime_dir() -> Path:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if sys.platform != "darwin" and xdg and Path(xdg).is_dir():
         return Path(xdg) / "waitbus"
+    import tempfile
+
     # macOS's user_runtime_dir is an evictable cache; use a per-user temp dir.
     return Path(tempfile.gettempdir()) / f"waitbus-{os.getuid()}"
 

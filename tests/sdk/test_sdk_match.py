@@ -1,0 +1,77 @@
+"""Matcher: what wait_for/subscribe arguments mean, with no hub involved."""
+
+from __future__ import annotations
+
+import pytest
+
+from waitbus import EventFrame, PredicateError, register_condition, register_evaluator
+from waitbus._match import Matcher, parse_clause
+
+
+def frame(source: str = "agent", event_type: str = "e", **fields: object) -> EventFrame:
+    return EventFrame(
+        event_id="01" + "0" * 24,
+        event_type=event_type,
+        source=source,
+        fields={"source": source, "event_type": event_type, **fields},
+    )
+
+
+def test_match_source_and_to_are_anded():
+    m = Matcher("fields.n=1", source="agent", to="bob")
+    assert m.offer(frame(n=1, msg_to="bob"))
+    assert not m.offer(frame(n=1, msg_to="alice"))
+    assert not m.offer(frame("pytest", n=1, msg_to="bob"))
+    assert m.hub_where() == [["fields.n=1", 'source="agent"', 'fields.msg_to="bob"']]
+
+
+def test_all_of_is_sticky_across_events_and_first_of_is_not():
+    all_of = Matcher(all_of=['pytest:fields.outcome="passed"', 'docker:fields.action="die"'])
+    assert not all_of.offer(frame("pytest", outcome="passed"))
+    assert not all_of.offer(frame("fs", path="x"))
+    assert all_of.offer(frame("docker", action="die"))
+    first_of = Matcher(first_of=['pytest:fields.outcome="failed"', 'docker:fields.action="die"'])
+    assert not first_of.offer(frame("pytest", outcome="passed"))
+    assert first_of.offer(frame("docker", action="die"))
+
+
+def test_clause_source_prefix_is_optional_and_json_colons_are_not_a_source():
+    assert parse_clause("pytest:fields.x=1").specs == ['source="pytest"', "fields.x=1"]
+    assert parse_clause('fields.x={"a":1}').specs == ['fields.x={"a":1}']
+
+
+def test_base_predicate_applies_to_every_clause():
+    m = Matcher('fields.repo="a"', first_of=["fields.x=1", "fields.y=2"])
+    assert m.hub_where() == [['fields.repo="a"', "fields.x=1"], ['fields.repo="a"', "fields.y=2"]]
+    assert not m.offer(frame(x=1, repo="b"))
+    assert m.offer(frame(y=2, repo="a"))
+
+
+def test_all_of_and_first_of_together_is_an_error():
+    with pytest.raises(PredicateError, match="not both"):
+        Matcher(all_of=["fields.x=1"], first_of=["fields.y=1"])
+
+
+def test_named_conditions():
+    register_condition("green", ['fields.conclusion="success"'])
+    m = Matcher(cond="green")
+    assert m.offer(frame(conclusion="success")) and not m.offer(frame(conclusion="failure"))
+    with pytest.raises(PredicateError, match="unknown condition 'nope'"):
+        Matcher(cond="nope")
+    with pytest.raises(PredicateError):
+        register_condition("broken", "no-equals")
+
+
+def test_evaluators_run_client_side_and_disable_hub_filtering():
+    register_evaluator("gt", lambda expr: lambda f: f.fields.get("n", 0) > int(expr))
+    m = Matcher("gt:5")
+    assert m.hub_where() is None  # the hub cannot evaluate it, so it must send everything
+    assert m.offer(frame(n=6)) and not m.offer(frame(n=5))
+    mixed = Matcher(["gt:5", 'fields.kind="x"'])
+    assert mixed.hub_where() == [['fields.kind="x"']]
+    assert not mixed.offer(frame(n=9, kind="y"))
+
+
+def test_bad_predicates_fail_before_any_connection():
+    with pytest.raises(PredicateError, match="double quotes"):
+        Matcher("fields.status=completed")
