@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import msgspec
+import typer
 
 from . import _exit
 
@@ -37,9 +37,11 @@ def read_payload(spec: str | None) -> Any:
         return sys.stdin.buffer.read()
     if spec.startswith("@"):
         return Path(spec[1:]).read_bytes()
+    import json
+
     try:
-        msgspec.json.decode(spec)
-    except msgspec.DecodeError:
+        json.loads(spec)
+    except ValueError:
         raise ValueError("--payload is not valid JSON; use @FILE for a file or - for stdin") from None
     return spec
 
@@ -78,11 +80,48 @@ def run(
         print(f"waitbus emit: {exc}", file=sys.stderr)
         return _exit.STORE
     if as_json:
-        sys.stdout.write(
-            msgspec.json.encode({"event_id": result.event_id, "inserted": result.inserted}).decode() + "\n"
-        )
+        import json
+
+        print(json.dumps({"event_id": result.event_id, "inserted": result.inserted}))
     elif result.inserted:
         print(result.event_id)
     else:
         print(f"{result.event_id} (duplicate delivery id {delivery_id!r}: already stored, nothing new emitted)")
     return _exit.OK
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def emit(
+        source: Annotated[str, typer.Argument(help="Source name, e.g. pytest, docker, agent, or a plugin's.")],
+        event_type: Annotated[str, typer.Argument(help="Event type, e.g. pytest_session, agent_message.")],
+        assignments: Annotated[
+            list[str] | None,
+            typer.Argument(help='Fields as key=<json>: status="done" count=3 ok=true (strings need JSON quotes).'),
+        ] = None,
+        delivery_id: Annotated[str | None, typer.Option(help="Dedup key: emitting it again is a no-op.")] = None,
+        payload: Annotated[str | None, typer.Option(help="Raw payload: JSON text, @FILE, or - for stdin.")] = None,
+        owner: Annotated[str | None, typer.Option(help="Owner label (GitHub owner, or any label).")] = None,
+        repo: Annotated[str | None, typer.Option(help="Repository label.")] = None,
+        summary: Annotated[str | None, typer.Option(help="One-line summary shown by watchers.")] = None,
+        json: Annotated[bool, typer.Option("--json", help="Print {event_id, inserted} as JSON.")] = False,
+    ) -> None:
+        """Write one event to the bus and print its id. Works with no hub running.
+
+        Example: waitbus emit agent build_done status='"ok"' count=3
+
+        Exit codes: 0 written (or a repeated delivery id, reported), 2 bad input, 4 the log could not be written.
+        """
+        raise typer.Exit(
+            run(
+                source,
+                event_type,
+                assignments or [],
+                delivery_id=delivery_id,
+                payload=payload,
+                owner=owner,
+                repo=repo,
+                summary=summary,
+                as_json=json,
+            )
+        )

@@ -1,0 +1,124 @@
+"""The one configuration model: `~/.config/waitbus/config.toml` plus `WAITBUS_*` env vars.
+
+Precedence, first hit wins: environment (`WAITBUS_<SECTION>__<KEY>`, and the
+documented short forms `WAITBUS_PROM_OWNER` / `WAITBUS_PROM_REPO`), then the TOML
+file (`$WAITBUS_CONFIG`, else the platform's user config dir), then defaults.
+`waitbus config schema` prints this model as JSON Schema and as a commented example.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from ._units import parse_duration, parse_size
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Prometheus(_Section):
+    """Labels put on alerts waitbus raises about itself."""
+
+    owner: str | None = Field(None, description="Owner label on waitbus's own alerts.")
+    repo: str | None = Field(None, description="Repository label on waitbus's own alerts.")
+
+
+class Retention(_Section):
+    """Bounds on the event log, applied by `waitbus db prune` and hourly by the hub."""
+
+    older_than: str | None = Field("30d", description="Delete events older than this (e.g. 30d); empty for no limit.")
+    max_size: str | None = Field("500MB", description="Keep the log under this size (e.g. 500MB).")
+    max_rows: int | None = Field(None, ge=0, description="Keep at most this many events.")
+
+    @field_validator("older_than")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v:
+            parse_duration(v)
+        return v or None
+
+    @field_validator("max_size")
+    @classmethod
+    def _size(cls, v: str | None) -> str | None:
+        if v:
+            parse_size(v)
+        return v or None
+
+    def older_than_s(self) -> float | None:
+        return parse_duration(self.older_than) if self.older_than else None
+
+    def max_bytes(self) -> int | None:
+        return parse_size(self.max_size) if self.max_size else None
+
+
+class Hub(_Section):
+    heartbeat_sec: int = Field(60, ge=1, le=3600, description="Seconds between heartbeats to subscribers.")
+    lag_limit_bytes: int = Field(8 * 1024 * 1024, ge=65536, description="Evict a subscriber queued past this.")
+
+
+class Listener(_Section):
+    port: int = Field(9000, ge=1, le=65535, description="Loopback port of the webhook listener.")
+
+
+def config_path() -> Path:
+    explicit = os.environ.get("WAITBUS_CONFIG")
+    if explicit:
+        return Path(explicit)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("waitbus", appauthor=False)) / "config.toml"
+
+
+class Settings(BaseSettings):
+    """waitbus configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="WAITBUS_", env_nested_delimiter="__", extra="forbid")
+
+    prometheus: Prometheus = Prometheus()
+    retention: Retention = Retention()
+    hub: Hub = Hub()
+    listener: Listener = Listener()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, _ShortEnv(settings_cls), env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+class _ShortEnv(PydanticBaseSettingsSource):
+    """The documented short env names, which do not follow the nested pattern."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        prom = {
+            k: os.environ[e]
+            for k, e in (("owner", "WAITBUS_PROM_OWNER"), ("repo", "WAITBUS_PROM_REPO"))
+            if os.environ.get(e)
+        }
+        return {"prometheus": prom} if prom else {}
+
+
+def load(path: Path | None = None) -> Settings:
+    """Read the configuration (raises pydantic.ValidationError or a TOML error)."""
+    target = path or config_path()
+    if path is not None and not path.exists():
+        raise FileNotFoundError(f"no config file at {path}")
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": target if target.exists() else None})
+
+    return _FromFile()

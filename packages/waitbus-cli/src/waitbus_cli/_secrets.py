@@ -1,0 +1,63 @@
+"""The 0600 secrets file (`<state dir>/secrets.json`): read, and merge one value in
+with an atomic replace. Values never go through argv and are never printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+KNOWN = {
+    "github-webhook-secret": "HMAC secret for GitHub webhook signatures (listener)",
+    "alertmanager-token": "bearer token Alertmanager sends (listener)",
+    "alertmanager-hmac": "HMAC secret of a signing proxy in front of Alertmanager (optional)",
+    "emit-token": "bearer token for POST /emit on the listener",
+    "github-token": "GitHub API token for the ETag poller (else GH_TOKEN)",
+}
+
+
+class SecretsError(RuntimeError):
+    pass
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise SecretsError(f"{path} is mode {mode:o}; it must be 0600 (chmod 600 {path})")
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise SecretsError(f"{path} is not valid JSON ({exc}); fix or remove it") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise SecretsError(f"{path} must be a JSON object of strings")
+    return data
+
+
+def store_secret(path: Path, name: str, value: str) -> bool:
+    """Merge `name` in; True if it replaced an existing value (a rotation)."""
+    if not NAME_RE.match(name):
+        raise SecretsError(f"bad secret name {name!r}: lowercase letters, digits and '-'")
+    value = value.strip()
+    if not value:
+        raise SecretsError("the secret is empty; pass it on stdin or with --file")
+    data = read_secrets(path)
+    rotated = name in data
+    data[name] = value
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secrets-", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return rotated
