@@ -259,3 +259,20 @@ def test_prometheus_metrics_endpoint(hub_factory, raw_client):
     assert "waitbus_hub_subscribers 1.0" in body
     assert "waitbus_hub_evictions_total 0.0" in body
     assert 'waitbus_hub_send_latency_seconds_bucket{le="+Inf"}' in body
+
+
+@pytest.mark.timeout(60)
+def test_hub_applies_retention_so_the_log_stays_bounded(hub_factory, raw_client):
+    hub_factory(["--retention-rows", "5", "--retention-interval", "1"])
+    client = raw_client()
+    client.subscribe()
+    sent = [emit("agent", "load", fields={"i": i}).event_id for i in range(20)]
+    assert [f["event_id"] for f in client.events(20)] == sent  # live delivery unaffected
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with Store(_paths().db) as store:
+            kept = [r.event_id for r in store.read_after(0, 100)]
+        if len(kept) <= 5:
+            break
+        time.sleep(0.2)
+    assert kept == sent[-5:]  # the oldest went first

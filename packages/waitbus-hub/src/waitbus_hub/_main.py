@@ -33,6 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="evict a subscriber whose unsent queue exceeds this (default 8 MiB)",
     )
     p.add_argument(
+        "--retention-seconds",
+        type=float,
+        default=None,
+        help="delete events older than this many seconds (default: keep)",
+    )
+    p.add_argument("--retention-rows", type=int, default=None, help="keep at most this many events")
+    p.add_argument("--retention-bytes", type=int, default=None, help="keep the log under this many bytes")
+    p.add_argument(
+        "--retention-interval",
+        type=float,
+        default=3600.0,
+        help="seconds between retention passes (default 3600; the first runs 10 s after start)",
+    )
+    p.add_argument(
         "--metrics-port",
         type=int,
         default=None,
@@ -48,7 +62,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.heartbeat_sec < 1 or args.lag_limit_bytes < 65536:
         print("waitbus-hub: --heartbeat-sec must be >= 1 and --lag-limit-bytes >= 65536", file=sys.stderr)
         return EXIT_CONFIG
-    hub = Hub(resolve_paths(), HubConfig(heartbeat_sec=args.heartbeat_sec, lag_limit_bytes=args.lag_limit_bytes))
+    if any(v is not None and v < 0 for v in (args.retention_seconds, args.retention_rows, args.retention_bytes)):
+        print("waitbus-hub: retention limits must be >= 0", file=sys.stderr)
+        return EXIT_CONFIG
+    config = HubConfig(
+        heartbeat_sec=args.heartbeat_sec,
+        lag_limit_bytes=args.lag_limit_bytes,
+        retention_seconds=args.retention_seconds,
+        retention_rows=args.retention_rows,
+        retention_bytes=args.retention_bytes,
+        retention_interval_s=max(1.0, args.retention_interval),
+    )
+    hub = Hub(resolve_paths(), config)
     try:
         hub.open()
     except HubError as exc:

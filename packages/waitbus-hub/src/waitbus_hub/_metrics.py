@@ -19,6 +19,7 @@ class Metrics:
     frames_sent: int = 0
     evictions: int = 0
     rejected_connections: int = 0
+    pruned: int = 0
     latency_counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     latency_sum: float = 0.0
 
@@ -48,6 +49,7 @@ def serve_metrics(port: int, metrics: Metrics, subscribers: Callable[[], int]) -
                 "Connections refused (UID, malformed)",
                 value=metrics.rejected_connections,
             )
+            yield CounterMetricFamily("waitbus_hub_events_pruned", "Events removed by retention", value=metrics.pruned)
             yield GaugeMetricFamily("waitbus_hub_subscribers", "Connected subscribers", value=subscribers())
             cumulative, buckets = 0, []
             for bound, count in zip((*map(str, LATENCY_BUCKETS), "+Inf"), metrics.latency_counts, strict=True):

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from waitbus_store import Paths, Store
+from waitbus_store import Paths, Store, StoreError, prune
 from waitbus_wire import (
     FrameDecoder,
     FrameError,
@@ -47,6 +47,7 @@ log = logging.getLogger("waitbus_hub")
 READ_BATCH = 1000
 REPLAY_LOW_WATER = 256 * 1024
 FRAME_CACHE = 4096
+FIRST_PRUNE_SEC = 10.0
 SAFETY_SCAN_SEC = 5.0  # re-read the log even without a doorbell (a lost ring costs at most this)
 
 
@@ -64,6 +65,15 @@ class HubConfig:
     lag_limit_bytes: int = 8 * 1024 * 1024
     handshake_timeout: float = 5.0
     drain_timeout: float = 5.0
+    # Retention, applied shortly after start and then every retention_interval_s.
+    retention_seconds: float | None = None
+    retention_rows: int | None = None
+    retention_bytes: int | None = None
+    retention_interval_s: float = 3600.0
+
+    @property
+    def retention_enabled(self) -> bool:
+        return any(v is not None for v in (self.retention_seconds, self.retention_rows, self.retention_bytes))
 
 
 class Hub:
@@ -150,9 +160,12 @@ class Hub:
     def serve(self) -> int:
         next_beat = time.monotonic() + self.config.heartbeat_sec
         next_scan = time.monotonic() + SAFETY_SCAN_SEC
+        first = min(FIRST_PRUNE_SEC, self.config.retention_interval_s)
+        next_prune = time.monotonic() + (first if self.config.retention_enabled else float("inf"))
         while not self._stopping:
             now = time.monotonic()
-            timeout = min(next_beat, next_scan, *(s.deadline for s in self.subs.values() if s.state == HANDSHAKE)) - now
+            handshakes = (s.deadline for s in self.subs.values() if s.state == HANDSHAKE)
+            timeout = min(next_beat, next_scan, next_prune, *handshakes) - now
             for key, mask in self.sel.select(max(0.0, timeout)):
                 tag = key.data
                 if tag == "doorbell":
@@ -171,6 +184,9 @@ class Hub:
             if now >= next_beat:
                 self._heartbeat()
                 next_beat = now + self.config.heartbeat_sec
+            if now >= next_prune:
+                self._apply_retention()
+                next_prune = time.monotonic() + self.config.retention_interval_s
             for sub in [s for s in self.subs.values() if s.state == HANDSHAKE and s.deadline <= now]:
                 self._drop(sub, rejected=True)
         return self._drain()
@@ -226,6 +242,21 @@ class Hub:
         for sub in [s for s in self.subs.values() if s.state == REPLAY]:
             self._pump_replay(sub)
         self.metrics.observe_latency(time.perf_counter() - t0)
+
+    def _apply_retention(self) -> None:
+        """Keep the log bounded so it never grows without limit. Runs in the loop:
+        each delete batch is one short transaction, so fan-out pauses only briefly."""
+        c = self.config
+        try:
+            result = prune(
+                self.store, older_than_s=c.retention_seconds, max_rows=c.retention_rows, max_bytes=c.retention_bytes
+            )
+        except StoreError as exc:
+            log.warning("retention failed: %s", exc)
+            return
+        self.metrics.pruned += result.deleted
+        if result.deleted:
+            log.info("retention removed %d events (%d left)", result.deleted, result.remaining)
 
     def _heartbeat(self) -> None:
         frame = encode_frame(
