@@ -72,7 +72,9 @@ def prune(
             done += n
             if progress:
                 progress(done, target)
-        conn.execute("PRAGMA incremental_vacuum")
+        # Not execute(): it steps a statement without result columns once, and each
+        # step of incremental_vacuum frees one page. executescript runs it to the end.
+        conn.executescript("PRAGMA incremental_vacuum;")
     except sqlite3.Error as exc:
         raise _explain(exc, store.path) from None
     # A size limit is estimated from the average row; finish it off if still over.

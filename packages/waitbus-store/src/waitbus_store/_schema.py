@@ -54,15 +54,19 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 
 def check_ours(conn: sqlite3.Connection, path: str) -> None:
-    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-    version = current_version(conn)
+    # One statement, so one snapshot: read apart, another process's first migration
+    # could commit in between and make our own new file look foreign.
+    app_id, version, has_tables = conn.execute(
+        "SELECT (SELECT application_id FROM pragma_application_id()),"
+        " (SELECT user_version FROM pragma_user_version()),"
+        " (SELECT count(*) FROM sqlite_master)"
+    ).fetchone()
     if app_id == APPLICATION_ID:
         if version > SCHEMA_VERSION:
             raise SchemaError(
                 f"{path} has schema version {version}, newer than this waitbus ({SCHEMA_VERSION}); upgrade waitbus"
             )
         return
-    has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     if app_id != 0 or has_tables:
         raise SchemaError(
             f"{path} is not a waitbus event store (application_id={app_id:#x}); "

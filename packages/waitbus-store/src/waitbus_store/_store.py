@@ -63,6 +63,20 @@ def _explain(exc: sqlite3.Error, path: str) -> StoreError:
     return StoreError(f"{path}: {text}")
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. SQLite answers SQLITE_BUSY at once here, without the busy
+    timeout, when processes open a new file together: retry for as long."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.002)
+
+
 class Store:
     """A read-write handle on the log. Not thread-safe: one per thread/process."""
 
@@ -83,7 +97,7 @@ class Store:
                 # Must precede the WAL switch, or a new file keeps auto_vacuum=NONE.
                 conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             os.chmod(self.path, 0o600)
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             # NORMAL in WAL survives any process crash (kill -9); only an OS crash or
             # power cut can lose the last commits. FULL costs an fsync per event.
             conn.execute("PRAGMA synchronous = NORMAL")
