@@ -11,9 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from typing import Any
-
-import msgspec
+from typing import Any, NamedTuple
 
 from waitbus_store import Store
 from waitbus_wire import check_label, check_name, encode_fields, encode_payload, one_line
@@ -21,7 +19,7 @@ from waitbus_wire import check_label, check_name, encode_fields, encode_payload,
 from ._paths import paths
 
 
-class EmitResult(msgspec.Struct, frozen=True):
+class EmitResult(NamedTuple):
     """What emit() did: the event's id and whether it was new (False: a delivery_id
     already stored, whose original event_id is returned)."""
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 # sun_path is 108 bytes on Linux, 104 on macOS; keep a margin for the NUL.
 _MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
@@ -35,8 +35,9 @@ def _default_runtime_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"waitbus-{os.getuid()}"
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(NamedTuple):
+    """The two directories; everything else is named from them."""
+
     state_dir: Path
     runtime_dir: Path
 

@@ -4,57 +4,137 @@ Framing (4-byte big-endian length + JSON), the v1 hub messages, the event model 
 its limits, monotonic ULIDs, and the `key=json` predicate grammar.
 """
 
-from ._event import (
-    AGENT_MESSAGE_KEYS,
-    MAX_FIELDS_BYTES,
-    MAX_PAYLOAD_BYTES,
-    MAX_SUMMARY_CHARS,
-    EventError,
-    check_label,
-    check_name,
-    encode_fields,
-    encode_payload,
-    one_line,
-)
-from ._frame import HEADER_BYTES, MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_frame
-from ._messages import (
-    DEFAULT_HEARTBEAT_SEC,
-    FILTER_RE,
-    PROTO,
-    SUPPORTED_PROTOS,
-    EventFrame,
-    EventFrameRaw,
-    Heartbeat,
-    HubStats,
-    ServerMessage,
-    Subscribe,
-    SubscribeAck,
-    SubscribeError,
-    SubscribeRejected,
-    Truncated,
-    decode_server_message,
-    decode_subscribe,
-    encode_message,
-)
-from ._predicate import (
-    MAX_SPEC_CHARS,
-    MAX_SPECS,
-    MISSING,
-    Clause,
-    Predicate,
-    PredicateError,
-    json_equal,
-    lookup,
-    parse_predicate,
-    parse_spec,
-)
-from ._ulid import decode_ulid, is_ulid, next_ulid, ulid_floor, ulid_from_parts, ulid_time_ms
+from __future__ import annotations
+
+from importlib import import_module
+
+TYPE_CHECKING = False  # not `from typing import ...`: keeps `import waitbus_wire` nearly free
+if TYPE_CHECKING:
+    from ._event import (
+        AGENT_MESSAGE_KEYS,
+        MAX_FIELDS_BYTES,
+        MAX_PAYLOAD_BYTES,
+        MAX_SUMMARY_CHARS,
+        EventError,
+        check_label,
+        check_name,
+        encode_fields,
+        encode_payload,
+        one_line,
+    )
+    from ._frame import (
+        HEADER_BYTES,
+        MAX_FRAME_BYTES,
+        FrameDecoder,
+        FrameError,
+        encode_frame,
+    )
+    from ._messages import (
+        DEFAULT_HEARTBEAT_SEC,
+        FILTER_RE,
+        PROTO,
+        SUPPORTED_PROTOS,
+        EventFrame,
+        EventFrameRaw,
+        Heartbeat,
+        HubStats,
+        ServerMessage,
+        Subscribe,
+        SubscribeAck,
+        SubscribeError,
+        SubscribeRejected,
+        Truncated,
+        decode_server_message,
+        decode_subscribe,
+        encode_message,
+    )
+    from ._predicate import (
+        MAX_SPEC_CHARS,
+        MAX_SPECS,
+        MISSING,
+        Clause,
+        Predicate,
+        PredicateError,
+        json_equal,
+        lookup,
+        parse_predicate,
+        parse_spec,
+    )
+    from ._ulid import (
+        decode_ulid,
+        is_ulid,
+        next_ulid,
+        ulid_floor,
+        ulid_from_parts,
+        ulid_time_ms,
+    )
+
+# public name -> private module; loaded on first use (PEP 562), so the ULID and
+# event-limit helpers never pull in msgspec for callers that only need those.
+_WHERE = {
+    "AGENT_MESSAGE_KEYS": "_event",
+    "MAX_FIELDS_BYTES": "_event",
+    "MAX_PAYLOAD_BYTES": "_event",
+    "MAX_SUMMARY_CHARS": "_event",
+    "EventError": "_event",
+    "check_label": "_event",
+    "check_name": "_event",
+    "encode_fields": "_event",
+    "encode_payload": "_event",
+    "one_line": "_event",
+    "HEADER_BYTES": "_frame",
+    "MAX_FRAME_BYTES": "_frame",
+    "FrameDecoder": "_frame",
+    "FrameError": "_frame",
+    "encode_frame": "_frame",
+    "DEFAULT_HEARTBEAT_SEC": "_messages",
+    "FILTER_RE": "_messages",
+    "PROTO": "_messages",
+    "SUPPORTED_PROTOS": "_messages",
+    "EventFrame": "_messages",
+    "EventFrameRaw": "_messages",
+    "Heartbeat": "_messages",
+    "HubStats": "_messages",
+    "ServerMessage": "_messages",
+    "Subscribe": "_messages",
+    "SubscribeAck": "_messages",
+    "SubscribeError": "_messages",
+    "SubscribeRejected": "_messages",
+    "Truncated": "_messages",
+    "decode_server_message": "_messages",
+    "decode_subscribe": "_messages",
+    "encode_message": "_messages",
+    "MAX_SPEC_CHARS": "_predicate",
+    "MAX_SPECS": "_predicate",
+    "MISSING": "_predicate",
+    "Clause": "_predicate",
+    "Predicate": "_predicate",
+    "PredicateError": "_predicate",
+    "json_equal": "_predicate",
+    "lookup": "_predicate",
+    "parse_predicate": "_predicate",
+    "parse_spec": "_predicate",
+    "decode_ulid": "_ulid",
+    "is_ulid": "_ulid",
+    "next_ulid": "_ulid",
+    "ulid_floor": "_ulid",
+    "ulid_from_parts": "_ulid",
+    "ulid_time_ms": "_ulid",
+}
 
 __all__ = [
     "AGENT_MESSAGE_KEYS",
+    "Clause",
     "DEFAULT_HEARTBEAT_SEC",
+    "EventError",
+    "EventFrame",
+    "EventFrameRaw",
     "FILTER_RE",
+    "FrameDecoder",
+    "FrameError",
     "HEADER_BYTES",
+    "Heartbeat",
+    "HubStats",
     "MAX_FIELDS_BYTES",
     "MAX_FRAME_BYTES",
     "MAX_PAYLOAD_BYTES",
@@ -63,17 +143,9 @@ __all__ = [
     "MAX_SUMMARY_CHARS",
     "MISSING",
     "PROTO",
-    "SUPPORTED_PROTOS",
-    "Clause",
-    "EventError",
-    "EventFrame",
-    "EventFrameRaw",
-    "FrameDecoder",
-    "FrameError",
-    "Heartbeat",
-    "HubStats",
     "Predicate",
     "PredicateError",
+    "SUPPORTED_PROTOS",
     "ServerMessage",
     "Subscribe",
     "SubscribeAck",
@@ -100,3 +172,16 @@ __all__ = [
     "ulid_from_parts",
     "ulid_time_ms",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'waitbus_wire' has no attribute {name!r}")
+    value = getattr(import_module(f"waitbus_wire.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
