@@ -1,3 +1,3 @@
-from ._app import main
+from . import main
 
 main()

@@ -12,7 +12,6 @@ from . import _config_cmd as _config_cmd_mod
 from . import (
     _daemons_cmd,
     _db_cmd,
-    _emit_cmd,
     _exit,
     _install_cmd,
     _query_cmd,
@@ -34,7 +33,6 @@ app = typer.Typer(
 )
 
 for module in (
-    _emit_cmd,
     _wait_cmd,
     _read_cmd,
     _query_cmd,
@@ -46,6 +44,24 @@ for module in (
     _daemons_cmd,
 ):
     module.register(app)
+
+
+def _fast_verb(name: str, summary: str) -> None:
+    """List an argparse-parsed hot verb in `waitbus --help` and delegate to it."""
+
+    @app.command(
+        name,
+        help=summary,
+        add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    def _delegate(ctx: typer.Context) -> None:
+        from . import fast_verb
+
+        raise typer.Exit(fast_verb(name, list(ctx.args)))
+
+
+_fast_verb("emit", "Write one event to the bus and print its id (works with no hub). See `waitbus emit --help`.")
 
 
 def main() -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from . import _exit
 
@@ -90,38 +89,46 @@ def run(
     return _exit.OK
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def emit(
-        source: Annotated[str, typer.Argument(help="Source name, e.g. pytest, docker, agent, or a plugin's.")],
-        event_type: Annotated[str, typer.Argument(help="Event type, e.g. pytest_session, agent_message.")],
-        assignments: Annotated[
-            list[str] | None,
-            typer.Argument(help='Fields as key=<json>: status="done" count=3 ok=true (strings need JSON quotes).'),
-        ] = None,
-        delivery_id: Annotated[str | None, typer.Option(help="Dedup key: emitting it again is a no-op.")] = None,
-        payload: Annotated[str | None, typer.Option(help="Raw payload: JSON text, @FILE, or - for stdin.")] = None,
-        owner: Annotated[str | None, typer.Option(help="Owner label (GitHub owner, or any label).")] = None,
-        repo: Annotated[str | None, typer.Option(help="Repository label.")] = None,
-        summary: Annotated[str | None, typer.Option(help="One-line summary shown by watchers.")] = None,
-        json: Annotated[bool, typer.Option("--json", help="Print {event_id, inserted} as JSON.")] = False,
-    ) -> None:
-        """Write one event to the bus and print its id. Works with no hub running.
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="waitbus emit",
+        description="Write one event to the bus and print its id. Works with no hub running.",
+        epilog="example: waitbus emit agent build_done status='\"ok\"' count=3 --summary 'build 42 done'\n"
+        "exit codes: 0 written (a repeated delivery id is reported, not an error), 2 bad input, "
+        "4 the event log could not be written",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", help="source name, e.g. pytest, docker, agent, or a plugin's")
+    p.add_argument("event_type", help="event type, e.g. pytest_session, agent_message")
+    p.add_argument(
+        "assignments",
+        nargs="*",
+        metavar="key=json",
+        help="fields as key=<json>: status='\"done\"' count=3 ok=true (strings need JSON quotes)",
+    )
+    p.add_argument("--delivery-id", help="dedup key: emitting it again is a no-op")
+    p.add_argument("--payload", help="raw payload: JSON text, @FILE, or - for stdin")
+    p.add_argument("--owner", help="owner label (GitHub owner, or any label)")
+    p.add_argument("--repo", help="repository label")
+    p.add_argument("--summary", help="one-line summary shown by watchers")
+    p.add_argument("--json", action="store_true", help="print {event_id, inserted} as JSON")
+    return p
 
-        Example: waitbus emit agent build_done status='"ok"' count=3
 
-        Exit codes: 0 written (or a repeated delivery id, reported), 2 bad input, 4 the log could not be written.
-        """
-        raise typer.Exit(
-            run(
-                source,
-                event_type,
-                assignments or [],
-                delivery_id=delivery_id,
-                payload=payload,
-                owner=owner,
-                repo=repo,
-                summary=summary,
-                as_json=json,
-            )
-        )
+def fast_main(verb: str, args: list[str]) -> int:
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(args)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    return run(
+        ns.source,
+        ns.event_type,
+        ns.assignments,
+        delivery_id=ns.delivery_id,
+        payload=ns.payload,
+        owner=ns.owner,
+        repo=ns.repo,
+        summary=ns.summary,
+        as_json=ns.json,
+    )
