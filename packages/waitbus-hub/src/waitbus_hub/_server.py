@@ -38,7 +38,7 @@ from waitbus_wire import (
 from waitbus_wire._predicate import PredicateError
 
 from ._metrics import Metrics
-from ._peercred import peer_uid
+from ._sockinfo import peer_uid, room_for
 from ._rows import Prepared
 from ._subscriber import CLOSING, HANDSHAKE, LIVE, REPLAY, Subscriber
 
@@ -49,6 +49,13 @@ REPLAY_LOW_WATER = 256 * 1024
 FRAME_CACHE = 4096
 FIRST_PRUNE_SEC = 10.0
 SAFETY_SCAN_SEC = 5.0  # re-read the log even without a doorbell (a lost ring costs at most this)
+
+
+_EVICTION_FRAME = encode_frame(
+    encode_message(
+        SubscribeRejected(reason="lag_limit_exceeded", remediation="read faster; reconnect with since=<last event_id>")
+    )
+)
 
 
 class HubError(RuntimeError):
@@ -428,16 +435,9 @@ class Hub:
         log.warning("evicting subscriber fd %d: %d bytes queued", sub.fd, sub.queued_bytes)
         if sub in self.live:
             self.live.remove(sub)
-        if sub.at_boundary():
-            frame = encode_frame(
-                encode_message(
-                    SubscribeRejected(
-                        reason="lag_limit_exceeded", remediation="read faster; reconnect with since=<last event_id>"
-                    )
-                )
-            )
+        if sub.at_boundary() and room_for(sub.sock, len(_EVICTION_FRAME)):
             try:
-                sub.sock.send(frame)  # all or nothing would be ideal; a short write is cut by EOF below
+                sub.sock.send(_EVICTION_FRAME)
             except OSError:
                 pass
         self._drop(sub)

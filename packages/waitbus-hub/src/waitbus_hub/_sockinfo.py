@@ -1,11 +1,13 @@
-"""The kernel-verified UID of a connected AF_UNIX peer."""
+"""What the kernel knows about a connected AF_UNIX peer: its UID, and how much room\nits socket has left."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import socket
 import struct
+import termios
 
 _SO_PEERCRED: int | None = getattr(socket, "SO_PEERCRED", None)  # Linux; macOS has getpeereid
 
@@ -28,3 +30,16 @@ def _getpeereid(fd: int) -> int | None:
     if libc.getpeereid(fd, ctypes.byref(uid), ctypes.byref(gid)) != 0:
         return None
     return int(uid.value)
+
+
+def room_for(sock: socket.socket, nbytes: int) -> bool:
+    """True if a send of `nbytes` now will be taken whole. Used before the eviction
+    frame: a partial write followed by close would leave the client a torn frame.
+    Where the kernel cannot say (no TIOCOUTQ), answer False: a bare EOF is safe."""
+    try:
+        queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        sndbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    except (OSError, AttributeError):
+        return False
+    # The kernel charges per-buffer overhead on top of the payload: keep a margin.
+    return bool(sndbuf - queued >= nbytes + 4096)
