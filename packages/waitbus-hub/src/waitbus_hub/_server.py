@@ -38,17 +38,19 @@ from waitbus_wire import (
 from waitbus_wire._predicate import PredicateError
 
 from ._metrics import Metrics
-from ._sockinfo import peer_uid, room_for
 from ._rows import Prepared
+from ._sockinfo import peer_uid, room_for
 from ._subscriber import CLOSING, HANDSHAKE, LIVE, REPLAY, Subscriber
 
 log = logging.getLogger("waitbus_hub")
 
 READ_BATCH = 1000
 REPLAY_LOW_WATER = 256 * 1024
-FRAME_CACHE = 4096
+FRAME_CACHE = 1024  # recent frames reused by subscribers replaying the tail
 FIRST_PRUNE_SEC = 10.0
-SAFETY_SCAN_SEC = 5.0  # re-read the log even without a doorbell (a lost ring costs at most this)
+# The WAL is checkpointed this long after the last activity, not on a fixed tick:
+# an idle hub wakes only for heartbeats.
+CHECKPOINT_DELAY_SEC = 1.0
 
 
 _EVICTION_FRAME = encode_frame(
@@ -101,6 +103,8 @@ class Hub:
         self.doorbell: socket.socket
         self.head_seq = 0
         self.head_id: str | None = None
+        self._rows_since_checkpoint = 0
+        self._last_rows_at = 0.0
 
     # -- start-up ----------------------------------------------------------------
 
@@ -166,13 +170,14 @@ class Hub:
 
     def serve(self) -> int:
         next_beat = time.monotonic() + self.config.heartbeat_sec
-        next_scan = time.monotonic() + SAFETY_SCAN_SEC
+        never = float("inf")
         first = min(FIRST_PRUNE_SEC, self.config.retention_interval_s)
-        next_prune = time.monotonic() + (first if self.config.retention_enabled else float("inf"))
+        next_prune = time.monotonic() + (first if self.config.retention_enabled else never)
         while not self._stopping:
             now = time.monotonic()
             handshakes = (s.deadline for s in self.subs.values() if s.state == HANDSHAKE)
-            timeout = min(next_beat, next_scan, next_prune, *handshakes) - now
+            next_ckpt = self._last_rows_at + CHECKPOINT_DELAY_SEC if self._rows_since_checkpoint else never
+            timeout = min(next_beat, next_ckpt, next_prune, *handshakes) - now
             for key, mask in self.sel.select(max(0.0, timeout)):
                 tag = key.data
                 if tag == "doorbell":
@@ -185,10 +190,10 @@ class Hub:
                 else:
                     self._on_client(tag, mask)
             now = time.monotonic()
-            if now >= next_scan:
-                self._read_new_rows()
-                next_scan = now + SAFETY_SCAN_SEC
+            if now >= next_ckpt:
+                self._checkpoint()
             if now >= next_beat:
+                self._read_new_rows()  # safety net: a lost doorbell delays an event at most this long
                 self._heartbeat()
                 next_beat = now + self.config.heartbeat_sec
             if now >= next_prune:
@@ -233,6 +238,8 @@ class Hub:
             prepared = [self._prepare(r.seq, r) for r in rows]
             self.head_seq, self.head_id = rows[-1].seq, rows[-1].event_id
             self.metrics.events_broadcast += len(rows)
+            self._rows_since_checkpoint += len(rows)
+            self._last_rows_at = time.monotonic()
             for sub in list(self.live):
                 for p in prepared:
                     if p.seq > sub.cursor and sub.wants(p):
@@ -249,6 +256,16 @@ class Hub:
         for sub in [s for s in self.subs.values() if s.state == REPLAY]:
             self._pump_replay(sub)
         self.metrics.observe_latency(time.perf_counter() - t0)
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL into the database while idle, so producers never pay for it
+        inside emit() (their own auto-checkpoint is only a high safety net)."""
+        if self._rows_since_checkpoint:
+            try:
+                self.store.checkpoint()
+            except StoreError as exc:
+                log.warning("checkpoint failed: %s", exc)
+            self._rows_since_checkpoint = 0
 
     def _apply_retention(self) -> None:
         """Keep the log bounded so it never grows without limit. Runs in the loop:

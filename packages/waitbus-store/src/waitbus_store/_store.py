@@ -20,6 +20,7 @@ from waitbus_wire import next_ulid
 from ._schema import SCHEMA_VERSION, SchemaError, check_ours, current_version, migrate
 
 BUSY_TIMEOUT_S = 10.0
+PRODUCER_AUTOCHECKPOINT_PAGES = 10_000
 _COLUMNS = "seq, event_id, source, event_type, owner, repo, received_at, delivery_id, summary, fields"
 
 
@@ -101,6 +102,9 @@ class Store:
             # NORMAL in WAL survives any process crash (kill -9); only an OS crash or
             # power cut can lose the last commits. FULL costs an fsync per event.
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Checkpoints are the hub's job (Store.checkpoint, off the producers' path);
+            # this higher limit is only the safety net for when no hub runs.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {PRODUCER_AUTOCHECKPOINT_PAGES}")
             self.schema_before, self.schema_version = migrate(conn, self.path)
         except SchemaError as exc:
             conn.close()
@@ -201,6 +205,13 @@ class Store:
             return None
         payload = row[-1]
         return Row._make(row[:-1]), (bytes(payload) if payload is not None else None)
+
+    def checkpoint(self) -> None:
+        """Copy the WAL back into the database without blocking writers (PASSIVE)."""
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from None
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM events").fetchone()[0])

@@ -1,0 +1,110 @@
+"""Worker processes for benchmarks/e2e.py (run as a script, never imported).
+
+_worker.py sub RUN N OUT   N subscriptions (one thread each) in this process; prints
+                           "ready" once all are acked, records each event of run RUN
+                           until its `done` event, then writes OUT (JSON).
+_worker.py echo FD         echo single bytes on the inherited socket FD until EOF
+                           (the AF_UNIX round-trip baseline).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import resource
+import socket
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from waitbus import Subscription
+
+IDLE_TIMEOUT_S = 60.0  # give up if a subscription hears nothing for this long
+
+
+def consume(sub: Subscription, run: str, record: dict[str, Any]) -> None:
+    """Read one subscription until the run's `done` event. Latency is taken as
+    time.time_ns() right after get() returns minus the emitter's `t_ns` field.
+    Only appends here: the tallies are made in summarize() once every thread is
+    done, or a thread that finished first would hold the GIL while its siblings
+    still wait for their last events."""
+    lat: list[int] = []
+    seen: list[int] = []
+    record.update(lat_ns=lat, seen=seen, first_ns=0, last_ns=0, expected=0)
+    while True:
+        frame = sub.get(IDLE_TIMEOUT_S)
+        now = time.time_ns()
+        if frame is None:
+            record["timed_out"] = True
+            return
+        f = frame.fields
+        if f.get("run") != run or f.get("warm"):
+            continue
+        if f.get("done"):
+            record["expected"] = f["count"]
+            return
+        lat.append(now - f["t_ns"])
+        seen.append(f["i"])
+        record["first_ns"] = record["first_ns"] or now
+        record["last_ns"] = now
+
+
+def summarize(record: dict[str, Any]) -> dict[str, Any]:
+    seen = record.pop("seen")
+    unique = set(seen)
+    record.update(
+        received=len(seen),
+        duplicates=len(seen) - len(unique),
+        missing=sum(1 for i in range(record["expected"]) if i not in unique),
+        out_of_order=sum(1 for a, b in itertools.pairwise(seen) if b < a),
+    )
+    return record
+
+
+def run_subscribers(run: str, count: int, out: str) -> int:
+    import waitbus
+
+    subs = [waitbus.subscribe() for _ in range(count)]  # each returns once the hub acked it
+    records: list[dict[str, Any]] = [{"timed_out": False} for _ in subs]
+    threads = [
+        threading.Thread(target=consume, args=(sub, run, rec), daemon=True)
+        for sub, rec in zip(subs, records, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    start = resource.getrusage(resource.RUSAGE_SELF)
+    print("ready", flush=True)
+    for t in threads:
+        t.join()
+    end = resource.getrusage(resource.RUSAGE_SELF)
+    for sub in subs:
+        sub.close()
+    with open(out, "w") as fh:
+        cpu = {"cpu_user_s": end.ru_utime - start.ru_utime, "cpu_sys_s": end.ru_stime - start.ru_stime}
+        json.dump({"subs": [summarize(r) for r in records], **cpu}, fh)
+    return 0
+
+
+def echo(fd: int) -> int:
+    sock = socket.socket(fileno=fd)
+    while data := sock.recv(1):
+        sock.send(data)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["sub"] and len(argv) == 4:
+        return run_subscribers(argv[1], int(argv[2]), argv[3])
+    if argv[:1] == ["echo"] and len(argv) == 2:
+        return echo(int(argv[1]))
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
