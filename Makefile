@@ -17,7 +17,7 @@ venv: $(STAMP)
 $(STAMP): $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml) Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(DEV_TOOLS) $(foreach p,$(PACKAGES),-e packages/$(p))
+	$(BIN)/python -m pip install -q $(DEV_TOOLS) $(foreach p,$(PACKAGES),-e packages/$(p)) -e "packages/waitbus-cli[analyze]"
 	touch $(STAMP)
 
 demo: venv
