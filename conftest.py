@@ -221,3 +221,35 @@ def raw_client(waitbus_env: dict[str, str]) -> Iterator[Callable[[], RawClient]]
     yield make
     for client in made:
         client.close()
+
+
+def hub_stats(runtime_dir: str) -> dict[str, object]:
+    """One hub_stats frame (the hub's own count of its subscribers and counters)."""
+    client = RawClient(Path(runtime_dir) / "broadcast.sock")
+    try:
+        from waitbus_wire import encode_frame
+
+        client.send_raw(encode_frame(b'{"op":"stats"}'))
+        frame = client.next(5)
+        assert frame is not None and frame["kind"] == "hub_stats", frame
+        return frame
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def await_subscribers(waitbus_env: dict[str, str]) -> Callable[[int], None]:
+    """Block until the hub reports at least n subscribers (a start-up barrier for
+    tests whose subscriber runs in another process)."""
+
+    def wait(n: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            count = hub_stats(waitbus_env["WAITBUS_RUNTIME_DIR"])["subscribers"]
+            if isinstance(count, int) and count >= n:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {count} of {n} subscribers connected")
+            time.sleep(0.02)
+
+    return wait

@@ -112,7 +112,7 @@ def test_sigterm_drains_queued_events_then_exits_zero(hub, raw_client):
 
 
 @pytest.mark.timeout(60)
-def test_first_of_and_all_of(hub):
+def test_first_of_and_all_of(hub, await_subscribers):
     import threading
 
     result: dict[str, object] = {}
@@ -122,7 +122,7 @@ def test_first_of_and_all_of(hub):
 
     t = threading.Thread(target=waiter)
     t.start()
-    time.sleep(0.3)
+    await_subscribers(1)
     emit("pytest", "pytest_session", fields={"outcome": "passed"})
     time.sleep(0.1)
     assert t.is_alive()  # all-of: one clause is not enough

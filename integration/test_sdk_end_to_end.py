@@ -27,10 +27,10 @@ RESPONDER = textwrap.dedent(
 
 
 @pytest.mark.timeout(60)
-def test_request_and_respond_between_two_processes(hub, reap):
+def test_request_and_respond_between_two_processes(hub, reap, await_subscribers):
     responder = reap(subprocess.Popen([sys.executable, "-c", RESPONDER], stdout=subprocess.PIPE))
     assert responder.stdout is not None and responder.stdout.readline().strip() == b"ready"
-    time.sleep(0.3)  # the responder subscribes after printing ready
+    await_subscribers(1)
     reply = request("agent_b", '{"ask": "meaning"}', sender="agent_a", timeout=10.0)
     assert responder.wait(20) == 0
     assert reply is not None
@@ -84,7 +84,7 @@ WAITER = textwrap.dedent(
 
 
 @pytest.mark.timeout(90)
-def test_concurrent_first_waiters_autostart_exactly_one_hub(monkeypatch, reap):
+def test_concurrent_first_waiters_autostart_exactly_one_hub(monkeypatch, reap, await_subscribers):
     monkeypatch.delenv("WAITBUS_NO_AUTOSTART")
     waiters = [
         reap(subprocess.Popen([sys.executable, "-c", WAITER], stdout=subprocess.PIPE, text=True)) for _ in range(4)
@@ -93,7 +93,7 @@ def test_concurrent_first_waiters_autostart_exactly_one_hub(monkeypatch, reap):
     deadline = time.monotonic() + 30
     while not p.socket.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(1.0)  # let every waiter subscribe
+    await_subscribers(4)
     hub_pid = int(p.hub_lock.read_text())
     try:
         sent = emit("agent", "go", fields={"go": True}).event_id

@@ -20,10 +20,13 @@ from typing import Any
 _WAITER = textwrap.dedent(
     """
     import sys, time
-    from waitbus import wait_for
-    print("ready", flush=True)
-    frame = wait_for('fields.conclusion="success"', source="github", timeout=30)
-    t = time.time_ns()
+    from waitbus import subscribe
+    # wait_for() is exactly subscribe() + get(); split here only so the demo
+    # can say "ready" once the subscription is live.
+    with subscribe('fields.conclusion="success"', source="github") as sub:
+        print("ready", flush=True)
+        frame = sub.get(30)
+        t = time.time_ns()
     print(t if frame else "timeout", flush=True)
     """
 )
@@ -62,8 +65,8 @@ def run(rounds: int = 5) -> int:
             for i in range(rounds):
                 waiter = subprocess.Popen([sys.executable, "-c", _WAITER], stdout=subprocess.PIPE, text=True)
                 assert waiter.stdout is not None
-                waiter.stdout.readline()  # "ready": imported, about to subscribe
-                time.sleep(0.3)  # let it subscribe and go idle
+                waiter.stdout.readline()  # "ready": subscribed
+                time.sleep(0.2)  # let it go idle in select(), as a real waiter would be
                 t0 = time.time_ns()
                 emit(
                     "github",
