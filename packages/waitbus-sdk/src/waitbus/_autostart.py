@@ -37,11 +37,14 @@ def _try_connect(path: str) -> socket.socket | None:
 
 
 def hub_command() -> list[str] | None:
-    """How to run a hub from here: our interpreter if waitbus-hub is importable,
-    else a `waitbus` on PATH."""
+    """How to run a hub from here. Through the CLI when it is installed, so the hub
+    gets the user's config (retention, heartbeat); else the bare hub module; else a
+    `waitbus` on PATH."""
     import importlib.util
     import shutil
 
+    if importlib.util.find_spec("waitbus_cli") is not None:
+        return [sys.executable, "-m", "waitbus_cli", "broadcast", "serve"]
     if importlib.util.find_spec("waitbus_hub") is not None:
         return [sys.executable, "-m", "waitbus_hub"]
     exe = shutil.which("waitbus")
