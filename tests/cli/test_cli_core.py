@@ -118,3 +118,30 @@ def test_demo_runs_offline_and_prints_its_latency():
     for kind in ("pytest/pytest_session", "docker/docker_container", "fs/fs_change"):
         assert f"subscriber got {kind}" in out.stdout
     assert out.stdout.count("SYNTHESIZED") >= 5
+
+
+HEAVY = ("typer", "pydantic", "pydantic_settings", "prometheus_client", "duckdb", "docker", "mcp", "msgspec")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["emit", "agent", "tick", "n=1"],
+        ["wait", "--source", "agent", "--timeout", "1ms"],
+        ["on", "--source", "agent", "--timeout", "1ms", "--", "true"],
+    ],
+    ids=["emit", "wait", "on"],
+)
+def test_hot_verbs_load_no_heavy_module(hub, argv):
+    # emit must not load msgspec either; the waits decode the hub's frames with it.
+    heavy = HEAVY if argv[0] == "emit" else HEAVY[:-1]
+    code = (
+        "import sys\n"
+        f"sys.argv = ['waitbus', *{argv!r}]\n"
+        "from waitbus_cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    expected = {"emit": "0", "wait": "124", "on": "124"}[argv[0]]
+    assert out.stdout.strip().splitlines()[-1] == f"{expected} []", out.stdout + out.stderr

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 # verb -> module with `fast_main(verb, args) -> int`
-_FAST_VERBS = {"emit": "waitbus_cli._emit_cmd"}
+_FAST_VERBS = {"emit": "waitbus_cli._emit_cmd", "wait": "waitbus_cli._wait_cmd", "on": "waitbus_cli._wait_cmd"}
 
 
 def fast_verb(verb: str, args: list[str]) -> int:

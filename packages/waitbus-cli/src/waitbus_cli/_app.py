@@ -18,7 +18,6 @@ from . import (
     _read_cmd,
     _status_cmd,
     _top_cmd,
-    _wait_cmd,
 )
 
 app = typer.Typer(
@@ -33,7 +32,6 @@ app = typer.Typer(
 )
 
 for module in (
-    _wait_cmd,
     _read_cmd,
     _query_cmd,
     _db_cmd,
@@ -62,6 +60,8 @@ def _fast_verb(name: str, summary: str) -> None:
 
 
 _fast_verb("emit", "Write one event to the bus and print its id (works with no hub). See `waitbus emit --help`.")
+_fast_verb("wait", "Block until an event matches; the exit code is the verdict. See `waitbus wait --help`.")
+_fast_verb("on", "Run a command (no shell) when an event matches: waitbus on [OPTIONS] -- CMD.")
 
 
 def main() -> None:

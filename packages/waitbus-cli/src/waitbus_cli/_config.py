@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     retention: Retention = Retention()
     hub: Hub = Hub()
     listener: Listener = Listener()
+    conditions: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description="Named predicates for `waitbus wait --cond NAME`: name = ['key=json', ...].",
+    )
 
     @classmethod
     def settings_customise_sources(

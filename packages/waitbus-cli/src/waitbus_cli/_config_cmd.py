@@ -25,6 +25,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return json.dumps(str(value))  # a JSON string is a valid TOML basic string
 
 
@@ -37,7 +39,8 @@ def _sections() -> dict[str, Any]:
     out = {}
     for name, prop in schema["properties"].items():
         ref = prop.get("$ref") or next((p["$ref"] for p in prop.get("allOf", []) if "$ref" in p), "")
-        out[name] = defs[ref.rsplit("/", 1)[-1]]
+        if ref:  # sections are models; `conditions` is a free-form table (see example_toml)
+            out[name] = defs[ref.rsplit("/", 1)[-1]]
     return out
 
 
@@ -78,6 +81,13 @@ def example_toml() -> str:
                 lines.append(f"# {key} =    (unset by default)")
             else:
                 lines.append(f"# {key} = {_toml_value(default)}")
+    lines += [
+        "",
+        "# Named predicates for `waitbus wait --cond NAME` and `waitbus on --cond NAME`:",
+        "# each entry maps a name to a key=json spec or a list of them (ANDed). None by default; e.g.",
+        "[conditions]",
+        "#   green = ['fields.conclusion=\"success\"']",
+    ]
     return "\n".join(lines) + "\n"
 
 
