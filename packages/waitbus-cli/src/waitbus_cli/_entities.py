@@ -176,8 +176,6 @@ def read_forward(
     filter wants it (None when it does not: callers still see it, for cursors)."""
     from waitbus_store import Row
 
-    from ._render import frame_of
-
     extra, params = flt.sql()
     if cutoff_ns is not None:
         extra += " AND received_at >= ?"
@@ -189,7 +187,7 @@ def read_forward(
             return
         for raw in rows:
             row = Row._make(raw)
-            frame = frame_of(row)
+            frame = row.to_frame()
             yield row, (frame if flt.wants(frame) else None)
         after = int(rows[-1][0])
 

@@ -81,7 +81,7 @@ def list_events(*, since: str | None, limit: int, source: str | None, match: lis
     from waitbus_store import Row, resolve_paths
 
     from ._entities import COLUMNS, Filter, open_log, parse_since
-    from ._render import CliError, dumps, event_dict, event_line, fail, frame_of
+    from ._render import CliError, dumps, event_dict, event_line, fail
 
     try:
         flt = Filter(source, match)
@@ -108,7 +108,7 @@ def list_events(*, since: str | None, limit: int, source: str | None, match: lis
             if not rows:
                 break
             for raw in rows:
-                frame = frame_of(Row._make(raw))
+                frame = Row._make(raw).to_frame()
                 if flt.wants(frame):
                     frames.append(frame)
                     if len(frames) == limit:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from waitbus_store import Row
     from waitbus_wire import EventFrame
 
 MAX_CELL = 80  # text tables cut longer cells; --json has the full value
@@ -32,25 +31,6 @@ def fail(verb: str, exc: object, code: int) -> int:
 
 
 # -- events ----------------------------------------------------------------------
-
-
-def frame_of(row: Row) -> EventFrame:
-    """A stored row as the frame subscribers see (same shape predicates match on)."""
-    import msgspec
-
-    from waitbus_wire import EventFrame
-
-    return EventFrame(
-        event_id=row.event_id,
-        event_type=row.event_type,
-        source=row.source,
-        owner=row.owner,
-        repo=row.repo,
-        received_at=row.received_at,
-        delivery_id=row.delivery_id,
-        summary=row.summary,
-        fields=msgspec.json.decode(row.fields),
-    )
 
 
 def local_time(ns: int) -> str:

@@ -96,18 +96,7 @@ def _load_event(event_id: str) -> EventFrame | None:
         found = _producer.store_for(str(paths().db)).get(event_id)
     if found is None:
         return None
-    row = found[0]
-    return EventFrame(
-        event_id=row.event_id,
-        event_type=row.event_type,
-        source=row.source,
-        owner=row.owner,
-        repo=row.repo,
-        received_at=row.received_at,
-        delivery_id=row.delivery_id,
-        summary=row.summary,
-        fields=msgspec.json.decode(row.fields),
-    )
+    return found[0].to_frame()
 
 
 class Subscription:

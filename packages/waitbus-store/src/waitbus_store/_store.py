@@ -13,9 +13,12 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from waitbus_wire import next_ulid
+
+if TYPE_CHECKING:
+    from waitbus_wire import EventFrame
 
 from ._schema import SCHEMA_VERSION, SchemaError, check_ours, current_version, migrate
 
@@ -41,6 +44,24 @@ class Row(NamedTuple):
     delivery_id: str
     summary: str
     fields: str
+
+    def to_frame(self) -> EventFrame:
+        """The row as subscribers receive it (the same shape predicates match on)."""
+        import msgspec
+
+        from waitbus_wire import EventFrame
+
+        return EventFrame(
+            event_id=self.event_id,
+            event_type=self.event_type,
+            source=self.source,
+            owner=self.owner,
+            repo=self.repo,
+            received_at=self.received_at,
+            delivery_id=self.delivery_id,
+            summary=self.summary,
+            fields=msgspec.json.decode(self.fields),
+        )
 
 
 class InsertResult(NamedTuple):
