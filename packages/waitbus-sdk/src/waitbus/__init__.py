@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from ._api import asubscribe, request, respond, subscribe, wait_for
     from ._emit import EmitResult, emit, fetch_payload
     from ._errors import HubRejected, HubUnavailable, WaitbusError
-    from ._registry import SourceSpec, register_condition, register_evaluator, register_source
+    from ._registry import register_condition, register_evaluator
+    from ._sources import HttpRequest, HttpResponse, Route, SourceSpec, register_source
     from ._stream import Subscription
 
 _WHERE = {
@@ -39,10 +40,13 @@ _WHERE = {
     "HubRejected": "waitbus._errors",
     "HubUnavailable": "waitbus._errors",
     "WaitbusError": "waitbus._errors",
-    "SourceSpec": "waitbus._registry",
+    "SourceSpec": "waitbus._sources",
+    "Route": "waitbus._sources",
+    "HttpRequest": "waitbus._sources",
+    "HttpResponse": "waitbus._sources",
     "register_condition": "waitbus._registry",
     "register_evaluator": "waitbus._registry",
-    "register_source": "waitbus._registry",
+    "register_source": "waitbus._sources",
     "Subscription": "waitbus._stream",
 }
 
@@ -51,8 +55,11 @@ __all__ = [
     "EventError",
     "EventFrame",
     "HubRejected",
+    "HttpRequest",
+    "HttpResponse",
     "HubUnavailable",
     "PredicateError",
+    "Route",
     "SourceSpec",
     "Subscription",
     "WaitbusError",
