@@ -1,1 +1,109 @@
-"""Prometheus Alertmanager source for waitbus: not built yet (see README.md). Importing it does nothing."""
+"""Prometheus Alertmanager source for waitbus.
+
+`POST /alertmanager` and `POST /watchdog` (mounted by `waitbus listener serve`) take what
+a stock Alertmanager webhook receiver sends and store one event per alert;
+`waitbus watchdog-check run` (watchdog_check_main) records whether the always-firing
+Watchdog alert is fresh or stale. See docs/source-alertmanager.md.
+
+Loading SOURCE (which `waitbus source list` does for every installed source) imports
+only the plugin door; the handlers and the rest load on first use (PEP 562).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from waitbus import Route, SourceSpec
+
+from ._names import ALERT_EVENT, HMAC_SECRET, SIGNATURE_HEADER, SOURCE_NAME, TOKEN_SECRET, WATCHDOG_EVENT
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from waitbus import HttpRequest, HttpResponse
+
+    from ._auth import AuthError, authenticate, sign
+    from ._payload import Alert, PayloadError, parse_payload
+    from ._watchdog import parse_duration
+
+
+def handle_alertmanager(req: HttpRequest) -> HttpResponse:
+    """`POST /alertmanager`: one `prometheus_alert` event per alert of the notification."""
+    from ._routes import handle_alertmanager as handler
+
+    return handler(req)
+
+
+def handle_watchdog(req: HttpRequest) -> HttpResponse:
+    """`POST /watchdog`: the Watchdog alert as `prometheus_watchdog` events; touches the heartbeat file."""
+    from ._routes import handle_watchdog as handler
+
+    return handler(req)
+
+
+def watchdog_check_main(argv: list[str]) -> int:
+    """`waitbus watchdog-check run ARGS`: exit 0 fresh, 1 stale, 2 bad args, 4 state not writable."""
+    from ._watchdog import watchdog_check_main as main
+
+    return main(argv)
+
+
+SOURCE = SourceSpec(
+    name=SOURCE_NAME,
+    event_types=(ALERT_EVENT, WATCHDOG_EVENT),
+    summary="[{fields.status}] {fields.alertname} ({fields.severity}): {fields.summary}",
+    entity_key=("fields.fingerprint",),
+    description=(
+        "Prometheus Alertmanager webhook receiver: one prometheus_alert event per alert "
+        "(firing, resolved), the Watchdog heartbeat as prometheus_watchdog. Auth: bearer "
+        f"token `{TOKEN_SECRET}` or an HMAC `X-Waitbus-Signature-256` with `{HMAC_SECRET}`."
+    ),
+    routes=(
+        Route("POST", "/alertmanager", handle_alertmanager, "Alertmanager webhook: one event per alert"),
+        Route("POST", "/watchdog", handle_watchdog, "the always-firing Watchdog alert (heartbeat)"),
+    ),
+)
+
+_WHERE = {
+    "AuthError": "._auth",
+    "authenticate": "._auth",
+    "sign": "._auth",
+    "Alert": "._payload",
+    "PayloadError": "._payload",
+    "parse_payload": "._payload",
+    "parse_duration": "._watchdog",
+}
+
+__all__ = [
+    "SOURCE",
+    "ALERT_EVENT",
+    "HMAC_SECRET",
+    "SIGNATURE_HEADER",
+    "SOURCE_NAME",
+    "TOKEN_SECRET",
+    "WATCHDOG_EVENT",
+    "Alert",
+    "AuthError",
+    "PayloadError",
+    "authenticate",
+    "handle_alertmanager",
+    "handle_watchdog",
+    "parse_duration",
+    "parse_payload",
+    "sign",
+    "watchdog_check_main",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
