@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from waitbus_sources_alertmanager import SOURCE, Alert, PayloadError, parse_payload
 
 PAYLOADS = Path(__file__).parent / "payloads"

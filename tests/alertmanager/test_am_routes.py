@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from waitbus_sources_alertmanager import handle_alertmanager, handle_watchdog, sign
 
 from waitbus import HttpRequest, HttpResponse
+from waitbus_sources_alertmanager import handle_alertmanager, handle_watchdog, sign
 from waitbus_store import Row, Store, resolve_paths
 
 PAYLOADS = Path(__file__).parent / "payloads"

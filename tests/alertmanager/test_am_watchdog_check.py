@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from waitbus_sources_alertmanager import handle_watchdog, parse_duration, watchdog_check_main
 
 from waitbus import HttpRequest
+from waitbus_sources_alertmanager import handle_watchdog, parse_duration, watchdog_check_main
 from waitbus_store import Store, resolve_paths
 
 PAYLOADS = Path(__file__).parent / "payloads"

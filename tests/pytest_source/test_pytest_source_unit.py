@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+
 from waitbus_sources_pytest._fields import (
     LONGREPR_LIMIT,
     cap_args,
@@ -95,7 +96,6 @@ def test_iso_utc() -> None:
 
 def test_declared_through_the_source_door() -> None:
     import waitbus_sources_pytest
-
     from waitbus._sources import get_source
 
     spec = get_source("pytest")

@@ -1,0 +1,103 @@
+"""Files in the state dir: the secrets file, JSON state written atomically, a run lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+class ConfigError(RuntimeError):
+    """Bad configuration or arguments: exit code 2, with the fix in the message."""
+
+
+def state_dir() -> Path:
+    from waitbus_store import resolve_paths
+
+    return resolve_paths().state_dir
+
+
+def read_secrets() -> dict[str, str]:
+    """The 0600 secrets file (`waitbus install-credentials` writes it); {} if absent."""
+    from waitbus_store import resolve_paths
+
+    path = resolve_paths().secrets
+    if not path.exists():
+        return {}
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(f"{path} is mode {mode:o}; it must be 0600 (chmod 600 {path})")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path} ({exc}); fix or remove it") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a JSON object of strings")
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def load_state(path: Path, version: int) -> dict[str, Any]:
+    """A state file, or {} when it is missing, unreadable or of another version. State
+    is a cache of what was already seen: losing it re-emits nothing (delivery ids
+    dedup), so a damaged file is reported and started afresh, never fatal."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        print(f"{path}: unreadable state ({exc}); starting afresh", file=sys.stderr)
+        return {}
+    if not isinstance(data, dict) or data.get("version") != version:
+        return {}
+    return data
+
+
+def save_state(path: Path, data: dict[str, Any]) -> None:
+    """Write `data` as JSON so a reader sees the old file or the new one, never a torn
+    one: a temp file in the same dir, fsync, then os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[bool]:
+    """Hold an flock on `path` for the block; yields False (without waiting) if another
+    process holds it, so an overlapping timer tick skips instead of racing on state."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def parse_duration(text: str) -> float:
+    """`90s`, `30m`, `1.5h`, `2d` or plain seconds -> seconds."""
+    m = _DURATION_RE.match(text)
+    if not m:
+        raise ValueError(f"not a duration: {text!r} (use 90s, 30m, 1h, 2d)")
+    return float(m.group(1)) * _UNITS[m.group(2)]
