@@ -11,12 +11,19 @@ import os
 import socket
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from waitbus_store import Paths
 
 from ._errors import HubUnavailable
 
+if TYPE_CHECKING:
+    import subprocess
+
 START_TIMEOUT_S = 10.0
+# Hubs this process started: polled on every connect so one that exits is reaped
+# (not left a zombie for the life of a long-running client such as an MCP server).
+_started: list[subprocess.Popen[bytes]] = []
 
 
 def autostart_enabled() -> bool:
@@ -53,6 +60,7 @@ def hub_command() -> list[str] | None:
 
 def connect(paths: Paths, *, autostart: bool | None = None) -> socket.socket:
     """A connected socket to the hub, or HubUnavailable saying why not."""
+    _started[:] = [p for p in _started if p.poll() is None]
     sock = _try_connect(str(paths.socket))
     if sock is not None:
         return sock
@@ -79,6 +87,7 @@ def connect(paths: Paths, *, autostart: bool | None = None) -> socket.socket:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True, close_fds=True
             )
+        _started.append(proc)
         deadline = time.monotonic() + START_TIMEOUT_S
         delay = 0.002
         while time.monotonic() < deadline:
