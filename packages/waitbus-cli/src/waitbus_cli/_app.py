@@ -16,6 +16,7 @@ from . import (
     _install_cmd,
     _query_cmd,
     _read_cmd,
+    _sources_cmd,
     _status_cmd,
     _top_cmd,
 )
@@ -40,6 +41,7 @@ for module in (
     _install_cmd,
     _config_cmd_mod,
     _daemons_cmd,
+    _sources_cmd,
 ):
     module.register(app)
 

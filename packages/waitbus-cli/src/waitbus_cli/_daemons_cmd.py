@@ -1,6 +1,7 @@
 """Daemon entry points and the demo: thin doors to the packages that own them.
 
-Doors whose package is not built yet say so on stderr and exit 2; they never pretend.
+A door to a package that is not installed says so on stderr, naming what to install,
+and exits 2; it never pretends.
 """
 
 from __future__ import annotations
@@ -15,22 +16,40 @@ from . import _exit
 
 _PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-# `waitbus source NAME`: the package that will provide each built-in source.
-SOURCE_PACKAGES = {
-    "github": "waitbus-sources-github",
-    "alertmanager": "waitbus-sources-alertmanager",
-    "pytest": "waitbus-sources-pytest",
-    "docker": "waitbus-sources-docker",
-    "fs": "waitbus-sources-fs",
+# verb -> (module, function(argv) -> exit code, distribution): the source packages are
+# optional plugins of the CLI, so they are imported by name only when their verb runs.
+DOORS = {
+    "etag-poll run": ("waitbus_sources_github", "etag_poll_main", "waitbus-sources-github"),
+    "pr-monitor tick": ("waitbus_sources_github", "pr_monitor_main", "waitbus-sources-github"),
+    "watchdog-check run": ("waitbus_sources_alertmanager", "watchdog_check_main", "waitbus-sources-alertmanager"),
 }
 
 
-def not_built(verb: str, what: str, package: str, issue: int) -> int:
-    print(
-        f"waitbus {verb}: not built yet: {what} is part of {package} (issue {issue}), "
-        "which is still a placeholder with no working code. Nothing was started.",
-        file=sys.stderr,
-    )
+def door(verb: str, argv: list[str], ctx: typer.Context) -> int:
+    """Call the function behind `verb` with argv (its own `--help` included). Exit 2 naming
+    the package to install when it is missing or too old to have the function; `--help`
+    then still prints this door's own help."""
+    import importlib
+
+    module, func, dist = DOORS[verb]
+    fn = None
+    try:
+        fn = getattr(importlib.import_module(module), func, None)
+    except ImportError as exc:
+        if exc.name is not None and exc.name != module and not module.startswith(exc.name + "."):
+            problem = f"{dist} is installed but cannot be imported ({exc})"
+        else:
+            problem = f"needs {dist}, which is not installed: pip install {dist}"
+    else:
+        problem = f"the installed {dist} has no {func}(); install one that does: pip install -U {dist}"
+    if callable(fn):
+        code = fn(argv)
+        return code if isinstance(code, int) else _exit.OK
+    if any(a in ("-h", "--help") for a in argv):
+        print(ctx.get_help())
+        print(f"\nIts own options are not listed: {problem}")
+        return _exit.OK
+    print(f"waitbus {verb}: {problem}", file=sys.stderr)
     return _exit.USAGE
 
 
@@ -105,19 +124,27 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(listener, name="listener")
 
-    @listener.command("serve", context_settings=_PASSTHROUGH)
-    def listener_serve(ctx: typer.Context) -> None:
-        """HTTP webhook receiver on 127.0.0.1 (port from config listener.port, default 9000). Not built yet.
+    @listener.command("serve")
+    def listener_serve(
+        port: Annotated[
+            int | None, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (default: config listener.port, 9000).")
+        ] = None,
+        log_level: Annotated[str, typer.Option(help="DEBUG, INFO (one line per request), WARNING or ERROR.")] = "INFO",
+    ) -> None:
+        """HTTP on 127.0.0.1: GET /healthz, GET /metrics, POST /emit and every installed source's routes.
 
-        Example: waitbus listener serve
+        Bodies over 10 MiB get 413, chunked or length-less POSTs 411. POST /emit needs the bearer
+        token staged with `waitbus install-credentials emit-token`. The secrets file is read at
+        start: restart after staging a secret. SIGTERM/SIGINT finish requests in flight, exit 0.
+        See docs/listener.md.
 
-        Exit codes: 2 not built yet.
+        Example: waitbus listener serve --port 9000
+
+        Exit codes: 0 stopped by a signal; 2 port in use, route clash, broken plugin, bad config or secrets file.
         """
-        raise typer.Exit(
-            not_built(
-                "listener serve", "the webhook listener", "waitbus-sources-github and waitbus-sources-alertmanager", 4
-            )
-        )
+        from ._listener_run import serve_listener
+
+        raise typer.Exit(serve_listener(port, log_level))
 
     @listener.command("forward")
     def listener_forward(
@@ -137,75 +164,72 @@ def register(app: typer.Typer) -> None:
     etag = typer.Typer(help="The GitHub ETag poll worker (repos in watched_repos.txt).", no_args_is_help=True)
     app.add_typer(etag, name="etag-poll")
 
-    @etag.command("run", context_settings=_PASSTHROUGH)
+    @etag.command("run", context_settings=_PASSTHROUGH, add_help_option=False)
     def etag_run(ctx: typer.Context) -> None:
-        """One ETag poll pass over watched_repos.txt (the 45 s timer runs it). Not built yet.
+        """One ETag poll pass over watched_repos.txt (the 45 s timer runs it); from waitbus-sources-github.
+
+        Arguments go to the poller (`waitbus etag-poll run --help` lists its options).
 
         Example: waitbus etag-poll run
 
-        Exit codes: 2 not built yet.
+        Exit codes: the poller's own; 2 waitbus-sources-github is not installed.
         """
-        raise typer.Exit(not_built("etag-poll run", "the ETag poller", "waitbus-sources-github", 4))
+        raise typer.Exit(door("etag-poll run", list(ctx.args), ctx))
 
     watchdog = typer.Typer(help="The ingestion-silence detector.", no_args_is_help=True)
     app.add_typer(watchdog, name="watchdog-check")
 
-    @watchdog.command("run", context_settings=_PASSTHROUGH)
+    @watchdog.command("run", context_settings=_PASSTHROUGH, add_help_option=False)
     def watchdog_run(ctx: typer.Context) -> None:
-        """Record whether the Alertmanager watchdog alert is fresh or stale. Not built yet.
+        """Record whether the Alertmanager watchdog alert is fresh or stale; from waitbus-sources-alertmanager.
+
+        Arguments go to the check (`waitbus watchdog-check run --help` lists its options).
 
         Example: waitbus watchdog-check run
 
-        Exit codes: 2 not built yet.
+        Exit codes: the check's own; 2 waitbus-sources-alertmanager is not installed.
         """
-        raise typer.Exit(not_built("watchdog-check run", "the watchdog check", "waitbus-sources-alertmanager", 4))
+        raise typer.Exit(door("watchdog-check run", list(ctx.args), ctx))
 
     pr = typer.Typer(help="Per-PR state rolled up from CI job events.", no_args_is_help=True)
     app.add_typer(pr, name="pr-monitor")
 
-    @pr.command("tick", context_settings=_PASSTHROUGH)
+    @pr.command("tick", context_settings=_PASSTHROUGH, add_help_option=False)
     def pr_tick(ctx: typer.Context) -> None:
-        """Roll job events into per-PR state and print each transition. Not built yet.
+        """Roll job events into per-PR state and print each transition; from waitbus-sources-github.
+
+        Arguments go to the monitor (`waitbus pr-monitor tick --help` lists its options).
 
         Example: waitbus pr-monitor tick --pr 7 --pr 9
 
-        Exit codes: 2 not built yet.
+        Exit codes: the monitor's own; 2 waitbus-sources-github is not installed.
         """
-        raise typer.Exit(not_built("pr-monitor tick", "the PR monitor", "waitbus-sources-github", 4))
+        raise typer.Exit(door("pr-monitor tick", list(ctx.args), ctx))
 
     mcp = typer.Typer(help="The MCP server (stdio).", no_args_is_help=True)
     app.add_typer(mcp, name="mcp")
 
-    @mcp.command("serve", context_settings=_PASSTHROUGH)
+    @mcp.command("serve", context_settings=_PASSTHROUGH, add_help_option=False)
     def mcp_serve(ctx: typer.Context) -> None:
-        """stdio MCP server re-emitting bus events as notifications. Not built yet.
+        """The stdio MCP server (waitbus-mcp): tools, resources and push notifications. `--help` lists its options.
 
-        Example: uvx --from waitbus waitbus mcp serve
+        Example: waitbus mcp serve --channel-match 'fields.conclusion="failure"'
 
-        Exit codes: 2 not built yet.
+        Exit codes: the server's own (0 when stdin closes); 2 waitbus-mcp is not installed.
         """
-        raise typer.Exit(not_built("mcp serve", "the MCP server", "waitbus-mcp", 5))
+        import importlib.util
+        import os
 
-    @app.command("source", context_settings=_PASSTHROUGH)
-    def source(
-        ctx: typer.Context,
-        name: Annotated[str, typer.Argument(help="Source name: docker, fs, github, alertmanager, pytest, a plugin's.")],
-    ) -> None:
-        """Run a source's own process (`waitbus source fs PATH`, `waitbus source docker`). Not built yet.
-
-        Example: waitbus source fs ./src --recursive
-
-        Exit codes: 2 not built yet (or an unknown source).
-        """
-        package = SOURCE_PACKAGES.get(name)
-        if package is None:
+        # Not imported: the CLI does not depend on waitbus-mcp. The server replaces this process.
+        if importlib.util.find_spec("waitbus_mcp") is None:
             print(
-                f"waitbus source: no source {name!r}: built-in sources are {', '.join(SOURCE_PACKAGES)}; plugin "
-                "sources (entry-point group waitbus.sources.v1) are not built yet (issue 4)",
+                "waitbus mcp serve: waitbus-mcp is not installed here; install it (pip install waitbus-mcp) "
+                "or run `uvx --from waitbus-mcp waitbus-mcp`. Nothing was started.",
                 file=sys.stderr,
             )
             raise typer.Exit(_exit.USAGE)
-        raise typer.Exit(not_built(f"source {name}", f"the {name} source", package, 4))
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "waitbus_mcp", *ctx.args])  # noqa: S606 - argv list, no shell
 
     @app.command("serve")
     def serve_all(
@@ -213,8 +237,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Every daemon in one foreground process, for machines without systemd or launchd.
 
-        Today that is the broadcast hub (settings from the config file); the listener,
-        etag-poll and watchdog-check are listed on start as not built yet.
+        The broadcast hub (settings from the config file) and, when a source with routes is
+        installed or an emit-token is staged, the loopback listener on listener.port; it
+        says on start which it runs, and why not the listener (a busy port, a broken
+        plugin or secrets file costs the listener, never the hub). etag-poll and watchdog-check are periodic jobs that
+        `serve` does not schedule: run them from cron or the installed timers.
 
         Example: waitbus serve
 

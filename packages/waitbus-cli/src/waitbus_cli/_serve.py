@@ -8,15 +8,17 @@ import os
 import signal
 import sys
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _exit
 
-# Daemons that `serve` would also run once their packages exist.
-NOT_BUILT_DAEMONS = (
-    ("listener", "waitbus-sources-github and waitbus-sources-alertmanager, issue 4"),
-    ("etag-poll", "waitbus-sources-github, issue 4"),
-    ("watchdog-check", "waitbus-sources-alertmanager, issue 4"),
+if TYPE_CHECKING:
+    from ._listener import Listener
+
+# Periodic jobs that `serve` does not schedule (a timer or cron runs them).
+TIMER_JOBS = (
+    ("etag-poll", "waitbus etag-poll run", "every 45 s"),
+    ("watchdog-check", "waitbus watchdog-check run", "every 5 min"),
 )
 
 
@@ -78,10 +80,29 @@ def broadcast_serve(argv: list[str]) -> int:
     return hub_main(full)
 
 
+def _listener_for_serve(port: int) -> tuple[Listener | None, str]:
+    """The listener `serve` runs, unbound, or None and why not. A broken plugin or
+    secrets file costs the listener, not the hub."""
+    from ._listener import ListenerError
+    from ._listener_run import prepare, wanted
+
+    try:
+        listener = prepare(port, bind=False)
+    except ListenerError as exc:
+        return None, str(exc)
+    if not wanted(listener):
+        return None, "no installed source has routes and no emit-token is staged"
+    return listener, ""
+
+
 def serve(log_level: str) -> int:
-    """Run the hub in this process until SIGTERM (exit 0) or SIGINT (exit 130)."""
+    """Run the hub (and the listener, when there is something for it to serve) in this
+    process until SIGTERM (exit 0) or SIGINT (exit 130)."""
     from waitbus_hub import Hub, HubConfig, HubError
     from waitbus_store import PathError, StoreError, resolve_paths
+
+    from ._listener import ListenerError
+    from ._listener_run import describe
 
     try:
         settings = _settings()
@@ -97,18 +118,33 @@ def serve(log_level: str) -> int:
         retention_rows=opts.get("retention_rows"),
         retention_bytes=opts.get("retention_bytes"),
     )
+    listener, why_not = _listener_for_serve(settings.listener.port)
+    if listener is not None:
+        try:
+            listener.bind()
+        except ListenerError as exc:
+            # The hub is the core: a port held by something else (often a listener unit
+            # already running) costs the listener, said on start, not the bus.
+            listener, why_not = None, str(exc)
     hub = Hub(resolve_paths(), config)
     try:
         hub.open()
-    except HubError as exc:
-        print(f"waitbus serve: {exc}", file=sys.stderr)
-        return exc.code
-    except (PathError, StoreError, OSError) as exc:
+    except (HubError, PathError, StoreError, OSError) as exc:
+        if listener is not None:
+            listener.stop(grace=0)
+        if isinstance(exc, HubError):
+            print(f"waitbus serve: {exc}", file=sys.stderr)
+            return exc.code
         print(f"waitbus serve: cannot start the hub: {exc}", file=sys.stderr)
         return _exit.USAGE
     print(f"waitbus serve: broadcast hub up on {hub.paths.socket} (pid {os.getpid()})", file=sys.stderr)
-    for name, owner in NOT_BUILT_DAEMONS:
-        print(f"waitbus serve: not running {name}: not built yet ({owner})", file=sys.stderr)
+    if listener is not None:
+        print(f"waitbus serve: {describe(listener)}", file=sys.stderr)
+        listener.start()
+    else:
+        print(f"waitbus serve: not running listener: {why_not}", file=sys.stderr)
+    for name, command, every in TIMER_JOBS:
+        print(f"waitbus serve: not running {name}: a periodic job; schedule `{command}` {every}", file=sys.stderr)
     sys.stderr.flush()
 
     interrupted = False
@@ -121,5 +157,9 @@ def serve(log_level: str) -> int:
             hub_handler(signum, frame)
 
     signal.signal(signal.SIGINT, on_sigint)
-    code = hub.serve()
+    try:
+        code = hub.serve()
+    finally:
+        if listener is not None:
+            listener.stop()  # after the hub drains: requests in flight finish, then exit
     return _exit.INTERRUPTED if interrupted else code

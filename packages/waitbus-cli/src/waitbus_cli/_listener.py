@@ -1,0 +1,317 @@
+"""The one loopback listener: HTTP/1.1 on 127.0.0.1 serving /healthz, /metrics, POST /emit
+and the routes of every installed source (docs/listener.md).
+
+The stdlib server, one thread per connection. Framing rules are enforced before a
+handler sees anything: a POST needs a Content-Length of at most 10 MiB (chunked bodies
+are refused, so a handler always gets the exact bytes a signature was made over), and
+a body the listener did not read closes the connection instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from waitbus import HttpRequest, HttpResponse, SourceSpec
+
+    from ._listener_metrics import ListenerMetrics
+
+MAX_BODY = 10 * 1024 * 1024
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+log = logging.getLogger("waitbus.listener")
+
+
+class ListenerError(RuntimeError):
+    """The listener cannot start (a route clash, a busy port); exit 2."""
+
+
+@dataclass(frozen=True)
+class Mounted:
+    """One endpoint. `source` is None for the listener's own routes; `authorize` runs
+    before the body is read, so an unauthenticated upload is never even received."""
+
+    method: str
+    path: str
+    handler: Callable[[HttpRequest], HttpResponse]
+    source: str | None = None
+    authorize: Callable[[Mapping[str, str]], HttpResponse | None] | None = None
+
+
+def json_response(status: int, obj: object) -> HttpResponse:
+    from waitbus import HttpResponse
+
+    return HttpResponse(status, json.dumps(obj).encode() + b"\n")
+
+
+def error(status: int, message: str) -> HttpResponse:
+    return json_response(status, {"error": message})
+
+
+class Listener:
+    """The routing table, the metrics and the server. bind() then start(), stop() to end."""
+
+    def __init__(self, port: int, sources: Mapping[str, SourceSpec], secrets: Mapping[str, str]) -> None:
+        from waitbus._sources import all_routes
+
+        from ._listener_emit import authorize_emit, handle_emit
+        from ._listener_metrics import ListenerMetrics
+
+        self.port = port
+        self.sources = dict(sources)
+        self.secrets = dict(secrets)
+        self.metrics: ListenerMetrics = ListenerMetrics()
+        own = [
+            Mounted("GET", "/healthz", self._healthz),
+            Mounted("GET", "/metrics", self._metrics),
+            Mounted("POST", "/emit", handle_emit, authorize=lambda h: authorize_emit(h, self.secrets)),
+        ]
+        table = {(m.method, m.path): m for m in own}
+        try:
+            plugged = all_routes(list(self.sources.values()))
+        except ValueError as exc:
+            raise ListenerError(f"route clash: {exc}") from None
+        for (method, path), (spec, route) in plugged.items():
+            if (method, path) in table:
+                raise ListenerError(f"route clash: {method} {path} is the listener's own; source {spec.name} claims it")
+            table[(method, path)] = Mounted(method, path, route.handler, source=spec.name)
+        # path -> method -> endpoint: a known path with another method is a 405, not a 404
+        self.paths: dict[str, dict[str, Mounted]] = {}
+        for m in table.values():
+            self.paths.setdefault(m.path, {})[m.method] = m
+        self.server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._busy = 0
+        self._idle = threading.Condition()
+        self.stopping = False
+
+    def route_names(self) -> list[str]:
+        return sorted(f"{method} {path}" for path, methods in self.paths.items() for method in methods)
+
+    def plugin_routes(self) -> list[str]:
+        return sorted(f"{m} {p} ({e.source})" for p, ms in self.paths.items() for m, e in ms.items() if e.source)
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def bind(self) -> int:
+        """Bind 127.0.0.1:port (0 picks a free one); the bound port. ListenerError if busy."""
+        try:
+            self.server = _Server(("127.0.0.1", self.port), _Handler)
+        except OSError as exc:
+            import errno
+
+            if exc.errno == errno.EADDRINUSE:
+                raise ListenerError(
+                    f"127.0.0.1:{self.port} is already in use (another listener? `waitbus doctor` checks it); "
+                    "pick another with --port or listener.port in the config"
+                ) from None
+            raise ListenerError(f"cannot bind 127.0.0.1:{self.port}: {exc}") from None
+        self.server.listener = self
+        self.port = self.server.server_address[1]
+        return self.port
+
+    def start(self) -> None:
+        assert self.server is not None, "bind() first"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="listener", daemon=True)
+        self._thread.start()
+
+    def stop(self, grace: float = 30.0) -> bool:
+        """Stop accepting, then wait up to `grace` s for requests being handled to finish.
+        Idle keep-alive connections are not waited for. True if everything finished."""
+        self.stopping = True
+        if self.server is not None:
+            if self._thread is not None:
+                self.server.shutdown()
+                self._thread.join()
+            self.server.server_close()
+        deadline = time.monotonic() + grace
+        with self._idle:
+            while self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning("stopping with %d request(s) still being handled", self._busy)
+                    return False
+                self._idle.wait(left)
+        return True
+
+    @contextmanager
+    def in_flight(self) -> Iterator[None]:
+        with self._idle:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    # -- the listener's own routes -------------------------------------------------
+
+    def _healthz(self, req: HttpRequest) -> HttpResponse:
+        return json_response(200, {"ok": True, "sources": sorted(self.sources), "routes": self.route_names()})
+
+    def _metrics(self, req: HttpRequest) -> HttpResponse:
+        from waitbus import HttpResponse
+
+        body, content_type = self.metrics.exposition()
+        return HttpResponse(200, body, content_type)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # idle keep-alive connections must not hold the process open
+    listener: Listener
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away mid-response is routine; one line, no traceback.
+        import sys
+
+        exc = sys.exc_info()[1]
+        log.warning("connection from %s:%s ended: %s: %s", *client_address[:2], type(exc).__name__, exc)
+
+
+def _loggable(path: str) -> str:
+    """The path without its query (which may carry a token), printable and bounded."""
+    bare = urlsplit(path).path if path.startswith(("/", "http")) else path
+    clean = "".join(c if c.isprintable() and c != " " else "?" for c in bare)
+    return clean if len(clean) <= 200 else clean[:199] + "\u2026"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "waitbus-listener"
+    sys_version = ""
+    timeout = 30  # seconds a client may stall mid-request or idle between requests
+
+    def version_string(self) -> str:
+        return self.server_version  # no Python version in the Server header
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # _dispatch logs one line per request itself, with the time taken
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Only the base class's own errors (a malformed request line, a timeout) get here.
+        log.warning("%s: %s", self.client_address[0], format % args)
+
+    def _dispatch(self) -> None:
+        listener = self.server.listener
+        started = time.monotonic()
+        self._sent = 0
+        with listener.in_flight():
+            try:
+                route, source, status = self._handle(listener)
+            finally:
+                ms = (time.monotonic() - started) * 1000
+                log.info("%s %s %s %.1fms", self.command, _loggable(self.path), self._sent or "-", ms)
+        listener.metrics.request(route, status, source)
+
+    def _handle(self, listener: Listener) -> tuple[str, str | None, int]:
+        """Answer one request; (route label, source label, status) for the metrics."""
+        path = urlsplit(self.path).path
+        methods = listener.paths.get(path)
+        asked_close = self.close_connection  # what the client's Connection header asked for
+        has_body = "transfer-encoding" in self.headers or self.headers.get("content-length", "0").strip() != "0"
+        if has_body:
+            self.close_connection = True  # until the body is read, the stream is out of step
+        if methods is None:
+            return "unmatched", None, self._send(error(404, f"no route {path}"))
+        lookup = "GET" if self.command == "HEAD" else self.command
+        mounted = methods.get(lookup)
+        if mounted is None:
+            allow = ", ".join(sorted(methods))
+            return path, None, self._send(error(405, f"{path} takes {allow}"), [("Allow", allow)])
+        source = mounted.source or ("emit" if path == "/emit" else None)
+        framing = self._check_framing()
+        if framing is not None:
+            return path, source, self._send(framing)
+        if mounted.authorize is not None:
+            denied = mounted.authorize(_headers(self))
+            if denied is not None:
+                return path, source, self._send(denied)
+        length = int(self.headers.get("content-length", "0"))
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            self.close_connection = True
+            return path, source, 400  # the client left mid-body: nobody to answer
+        self.close_connection = asked_close  # the body is consumed: back in step
+        return path, source, self._send(self._call(listener, mounted, path, body))
+
+    def _check_framing(self) -> HttpResponse | None:
+        if "transfer-encoding" in self.headers:
+            return error(411, "chunked or other transfer-encoded bodies are refused; send Content-Length")
+        if len(self.headers.get_all("content-length") or ()) > 1:
+            # Two lengths are a request-smuggling shape: refuse rather than pick one.
+            return error(400, "more than one Content-Length")
+        raw = self.headers.get("content-length")
+        if raw is None:
+            return error(411, "Content-Length is required") if self.command in BODY_METHODS else None
+        try:
+            length = int(raw.strip())
+        except ValueError:
+            length = -1
+        if length < 0 or not raw.strip().isdigit():
+            return error(400, f"bad Content-Length {raw[:40]!r}")
+        if length > MAX_BODY:
+            return error(413, f"body of {length} bytes is over the {MAX_BODY} byte limit")
+        return None
+
+    def _call(self, listener: Listener, mounted: Mounted, path: str, body: bytes) -> HttpResponse:
+        from waitbus import HttpRequest, HttpResponse
+
+        req = HttpRequest(self.command, path, _headers(self), body, listener.secrets)
+        who = f"source {mounted.source}" if mounted.source else "the listener"
+        try:
+            resp = mounted.handler(req)
+        except Exception:
+            log.exception("%s %s: the handler of %s raised", mounted.method, path, who)
+            return error(500, f"internal error in the handler of {who}; see the listener's log")
+        if (
+            not isinstance(resp, HttpResponse)
+            or not isinstance(resp.status, int)
+            or not 200 <= resp.status <= 599
+            or not isinstance(resp.body, bytes)
+            or not isinstance(resp.content_type, str)
+            or any(c in resp.content_type for c in "\r\n")
+        ):
+            log.error("%s %s: the handler of %s returned %.200r, not an HttpResponse", mounted.method, path, who, resp)
+            return error(500, f"internal error in the handler of {who}; see the listener's log")
+        return resp
+
+    def _send(self, resp: HttpResponse, headers: list[tuple[str, str]] | None = None) -> int:
+        if self.server.listener.stopping:
+            self.close_connection = True
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(resp.body)))
+        for name, value in headers or []:
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(resp.body)
+        self.wfile.flush()
+        self._sent = resp.status
+        return resp.status
+
+
+def _headers(handler: BaseHTTPRequestHandler) -> dict[str, str]:
+    """Lowercase keys; a repeated header is joined with ', ' (RFC 9110 5.3)."""
+    out: dict[str, str] = {}
+    for name, value in handler.headers.items():
+        key = name.lower()
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
