@@ -1,0 +1,447 @@
+"""`waitbus source fs` end to end: the real runner as a subprocess (through the CLI door,
+and once through the bare entry function), a real watchdog observer on real files in a
+tmp dir, events read back from the real event log.
+
+Nothing here sleeps to decide an outcome. Each wait polls the log (or the runner's
+stderr) for what must appear, with a deadline of seconds. To prove that something was
+*not* reported, a sentinel file is written after the operations under test; once its
+event is in the log, every raw event before it has been read, and SIGTERM then flushes
+whatever is still pending, so the log is complete when the runner exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+WAITBUS = Path(sys.executable).parent / "waitbus"
+ENTRY = "import sys; from waitbus_sources_fs import SOURCE; sys.exit(SOURCE.runner(sys.argv[1:]))"
+WAIT = 15.0  # per wait: generous for a loaded 2-core machine; a pass takes milliseconds
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def fs_events() -> list[Any]:
+    """Every fs event in the log, in commit order, as subscribers see them."""
+    from waitbus_store import Store, resolve_paths
+
+    db = resolve_paths().db
+    if not db.exists():
+        return []
+    with Store(db) as store:
+        return [r.to_frame() for r in store.read_after(0, limit=100_000) if r.source == "fs"]
+
+
+def wait_events(until: Callable[[list[Any]], bool], what: str, runner: Runner | None = None) -> list[Any]:
+    deadline = time.monotonic() + WAIT
+    while True:
+        events = fs_events()
+        if until(events):
+            return events
+        if time.monotonic() > deadline:
+            got = [(e.fields["change"], e.fields["rel"]) for e in events]
+            log = runner.stderr() if runner else ""
+            raise AssertionError(f"timed out waiting for {what}; log has {got}\nrunner stderr:\n{log}")
+        time.sleep(0.02)
+
+
+def has(rel: str, change: str | None = None) -> Callable[[list[Any]], bool]:
+    return lambda events: any(e.fields["rel"] == rel and change in (None, e.fields["change"]) for e in events)
+
+
+class Runner:
+    def __init__(self, tmp: Path, args: list[str], *, entry: bool = False) -> None:
+        self.out, self.err = tmp / f"runner-{id(self)}.out", tmp / f"runner-{id(self)}.err"
+        cmd = [sys.executable, "-c", ENTRY, *args] if entry else [str(WAITBUS), "source", "fs", *args]
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            # Files, not pipes: nobody has to keep reading them for the runner to make progress.
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")
+
+    def stdout(self) -> str:
+        return self.out.read_text(errors="replace")
+
+    def wait_stderr(self, text: str) -> None:
+        deadline = time.monotonic() + WAIT
+        while text not in self.stderr():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"runner exited {self.proc.returncode}:\n{self.stderr()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"runner never said {text!r}:\n{self.stderr()}")
+            time.sleep(0.02)
+
+    def ready(self) -> Runner:
+        # Printed after observer.start() returns, which adds the inotify watches itself.
+        self.wait_stderr("watching")
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(WAIT)
+
+
+@pytest.fixture
+def start(tmp_path: Path, reap: Callable[[Any], Any]) -> Iterator[Callable[..., Runner]]:
+    def make(*args: str | Path, entry: bool = False) -> Runner:
+        runner = Runner(tmp_path, [str(a) for a in args], entry=entry)
+        reap(runner.proc)
+        return runner.ready()
+
+    yield make
+
+
+def settle(runner: Runner, where: Path) -> list[Any]:
+    """Write a sentinel, wait for it, stop with SIGTERM (exit 0) and return the other events."""
+    (where / "zz-sentinel").write_text("s")
+    wait_events(has("zz-sentinel"), "the sentinel", runner)
+    assert runner.stop() == 0, runner.stderr()
+    return [e for e in fs_events() if e.fields["rel"] != "zz-sentinel"]
+
+
+def changes(events: list[Any]) -> list[tuple[str, str]]:
+    return [(e.fields["change"], e.fields["rel"]) for e in events]
+
+
+def test_create_modify_move_in_rename_delete(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    watched = tmp_path / "w"
+    watched.mkdir()
+    runner = start(watched)
+
+    a = watched / "a.txt"
+    a.write_text("hello")
+    (created,) = wait_events(has("a.txt", "created"), "created a.txt", runner)
+    st = a.stat()
+    assert created.event_type == "fs_change"
+    assert created.fields == {
+        "source": "fs",
+        "event_type": "fs_change",
+        "path": str(a),
+        "rel": "a.txt",
+        "change": "created",
+        "is_dir": False,
+        "size": 5,
+        "mtime_ns": st.st_mtime_ns,
+        "root": str(watched),
+    }
+    assert created.summary == "fs created a.txt"
+    assert created.owner is None and created.repo is None
+
+    with a.open("a") as f:
+        f.write(", world")
+    events = wait_events(has("a.txt", "modified"), "modified a.txt", runner)
+    assert events[-1].fields["size"] == 12
+    assert events[-1].summary == "fs modified a.txt"
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("from elsewhere")
+    outside.rename(watched / "in.txt")
+    events = wait_events(has("in.txt"), "the move-in", runner)
+    assert events[-1].fields["change"] == "created" and events[-1].fields["size"] == 14
+
+    a.rename(watched / "b.txt")
+    events = wait_events(has("b.txt", "moved"), "the rename", runner)
+    assert events[-1].fields["src"] == str(a)
+    assert events[-1].fields["dest"] == events[-1].fields["path"] == str(watched / "b.txt")
+
+    (watched / "b.txt").unlink()
+    events = wait_events(has("b.txt", "deleted"), "the delete", runner)
+    assert events[-1].fields["size"] is None and events[-1].fields["mtime_ns"] is None
+
+    (watched / "d").mkdir()
+    events = wait_events(has("d", "created"), "the new directory", runner)
+    assert events[-1].fields["is_dir"] is True
+
+    assert changes(settle(runner, watched)) == [
+        ("created", "a.txt"),
+        ("modified", "a.txt"),
+        ("created", "in.txt"),
+        ("moved", "b.txt"),
+        ("deleted", "b.txt"),
+        ("created", "d"),
+    ]
+    assert len({e.delivery_id for e in fs_events()}) == 7
+    assert "fs modified a.txt" in runner.stdout()
+
+
+def test_vim_style_save_is_one_event(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    watched = tmp_path / "w"
+    watched.mkdir()
+    app = watched / "app.py"
+    app.write_text("print('old')\n")
+    runner = start(watched)
+
+    # What vim does on :w (writebackup, backupcopy=no): swap file, the 4913 probe,
+    # rename the original to a backup, write the new file, drop the backup.
+    (watched / ".app.py.swp").write_bytes(b"\0" * 4096)
+    probe = watched / "4913"
+    probe.write_text("")
+    probe.unlink()
+    app.rename(watched / "app.py~")
+    app.write_text("print('new')\n")
+    (watched / "app.py~").unlink()
+    (watched / ".app.py.swp").write_bytes(b"\1" * 4096)
+
+    events = settle(runner, watched)
+    assert changes(events) == [("modified", "app.py")], runner.stderr()
+    assert events[0].fields["size"] == len("print('new')\n")
+
+
+def test_atomic_save_reports_only_the_target(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    import tempfile
+
+    watched = tmp_path / "w"
+    watched.mkdir()
+    app = watched / "app.py"
+    app.write_text("v1\n")
+    runner = start(watched)
+
+    # The usual safe-save: new content in a temp file beside the target, then rename over it.
+    fd, tmp = tempfile.mkstemp(dir=watched, prefix="app.py.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write("version two\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, app)
+
+    events = settle(runner, watched)
+    assert changes(events) == [("modified", "app.py")], runner.stderr()
+    assert events[0].fields["size"] == len("version two\n")
+
+
+def test_a_burst_of_writes_is_one_event_after_the_file_is_quiet(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    watched = tmp_path / "w"
+    watched.mkdir()
+    log = watched / "out.log"
+    log.write_text("")
+    # A 1 s window: the 50 writes take ~100 ms, and no gap between two of them comes near it.
+    runner = start(watched, "--debounce", "1s")
+    for i in range(50):
+        with log.open("a") as f:
+            f.write(f"line {i}\n")
+        time.sleep(0.002)
+    events = settle(runner, watched)
+    assert changes(events) == [("modified", "out.log")]
+    assert events[0].fields["size"] == log.stat().st_size  # emitted after the last write
+
+
+def test_recursive_or_top_level_only(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    watched = tmp_path / "w"
+    (watched / "sub" / "deeper").mkdir(parents=True)
+
+    top_only = start(watched)
+    (watched / "sub" / "deeper" / "x.txt").write_text("x")
+    (watched / "top.txt").write_text("t")
+    events = settle(top_only, watched)
+    assert changes(events) == [("created", "top.txt")]
+
+    recursive = start(watched, "--recursive")
+    (watched / "sub" / "deeper" / "y.txt").write_text("y")
+    found = wait_events(has("sub/deeper/y.txt"), "the nested file", recursive)
+    assert found[-1].fields["root"] == str(watched)
+    assert found[-1].fields["path"] == str(watched / "sub" / "deeper" / "y.txt")
+    assert recursive.stop() == 0
+
+
+def test_ignore_globs_and_editor_churn(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    watched = tmp_path / "w"
+    (watched / "build").mkdir(parents=True)
+    (watched / "node_modules" / "pkg").mkdir(parents=True)
+    runner = start(watched, "-r", "--ignore", "*.log", "--ignore", "build/*.o", "--ignore", "node_modules")
+    for rel in [
+        "run.log",
+        "build/x.o",
+        "node_modules/pkg/index.js",
+        ".DS_Store",
+        "#notes.md#",
+        ".#notes.md",
+        "notes.md~",
+        "notes.md___jb_tmp___",
+        ".notes.md.swx",
+        "build/keep.c",
+    ]:
+        (watched / rel).write_text("churn")
+    events = settle(runner, watched)
+    assert changes(events) == [("created", "build/keep.c")]
+
+
+def test_watching_one_file_sees_its_atomic_saves_and_not_its_siblings(
+    tmp_path: Path, start: Callable[..., Runner]
+) -> None:
+    conf = tmp_path / "app.toml"
+    conf.write_text("a = 1\n")
+    runner = start(conf)
+    (tmp_path / "other.toml").write_text("b = 2\n")
+    tmp = tmp_path / ".app.toml.new"
+    tmp.write_text("a = 2\n")
+    tmp.replace(conf)
+    events = wait_events(has("app.toml", "modified"), "the save", runner)
+    assert events[-1].fields["root"] == str(tmp_path)
+    conf.write_text("a = 3\n")  # a sentinel the file watch itself reports
+    wait_events(lambda ev: len(ev) >= 2, "the second write", runner)
+    assert runner.stop() == 0
+    assert changes(fs_events()) == [("modified", "app.toml"), ("modified", "app.toml")]
+
+
+def test_a_missing_path_is_exit_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(WAITBUS), "source", "fs", str(tmp_path), str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"no such file or directory: {tmp_path / 'missing'}" in done.stderr
+    assert fs_events() == []
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_a_signal_flushes_pending_changes(tmp_path: Path, start: Callable[..., Runner], sig: int, code: int) -> None:
+    watched = tmp_path / "w"
+    watched.mkdir()
+    runner = start(watched, "--debounce", "60s", "--verbose")
+    target = watched / "pending.txt"
+    target.write_text("not yet reported")
+    runner.wait_stderr(f"seen closed {target}")  # the runner holds it, pending for a minute
+    assert fs_events() == []
+    began = time.monotonic()
+    assert runner.stop(sig) == code, runner.stderr()
+    assert time.monotonic() - began < WAIT
+    assert changes(fs_events()) == [("created", "pending.txt")]
+
+
+def test_once_through_the_bare_runner_function(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    watched = tmp_path / "w"
+    watched.mkdir()
+    runner = start(watched, "--once", "--json", entry=True)
+    (watched / "first.txt").write_text("1")
+    assert runner.proc.wait(WAIT) == 0, runner.stderr()
+    (event,) = fs_events()
+    assert event.fields["rel"] == "first.txt"
+    assert f'"event_id": "{event.event_id}"' in runner.stdout()
+
+
+def test_polling_reports_writes_without_close_events(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    """--poll: watchdog's PollingObserver (snapshots, no close-after-write), so a write is
+    'modified' plus quiet time; an atomic save between two polls is still one event."""
+    watched = tmp_path / "w"
+    watched.mkdir()
+    runner = start(watched, "--poll", "100ms", "--debounce", "50ms")
+    # The window is stretched to two polls, so a temp file seen by one snapshot is still
+    # pending when the next one reports its rename.
+    assert "debounce 0.2s, polling every 0.1s" in runner.stderr()
+    app = watched / "app.py"
+    app.write_text("v1\n")
+    wait_events(has("app.py", "created"), "created app.py", runner)
+    app.write_text("version 2\n")  # a new size: a snapshot sees it even if the mtime tick is coarse
+    wait_events(has("app.py", "modified"), "modified app.py", runner)
+    tmp = watched / ".app.py.new"
+    tmp.write_text("version three\n")
+    tmp.replace(app)
+    events = wait_events(lambda ev: len(ev) >= 3, "the atomic save", runner)
+    assert changes(events) == [("created", "app.py"), ("modified", "app.py"), ("modified", "app.py")]
+    assert events[-1].fields["size"] == len("version three\n")
+    assert changes(settle(runner, watched)) == changes(events)
+
+
+def test_a_directory_moved_in_is_one_event_and_then_watched(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    watched = tmp_path / "w"
+    watched.mkdir()
+    outside = tmp_path / "pkg"
+    (outside / "sub").mkdir(parents=True)
+    for name in ["a.py", "b.py", "sub/c.py"]:
+        (outside / name).write_text(name)
+    runner = start(watched, "--recursive")
+    outside.rename(watched / "pkg")
+    wait_events(has("pkg", "created"), "the moved-in directory", runner)
+    (watched / "pkg" / "sub" / "c.py").write_text("changed")  # its subdirectory is watched now
+    wait_events(has("pkg/sub/c.py", "modified"), "a write inside it", runner)
+    events = settle(runner, watched)
+    assert changes(events) == [("created", "pkg"), ("modified", "pkg/sub/c.py")]
+    assert events[0].fields["is_dir"] is True and events[0].fields["size"] is None
+
+
+def test_a_slow_writer_is_one_event_when_it_closes(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    watched = tmp_path / "w"
+    watched.mkdir()
+    runner = start(watched, "--verbose")
+    target = watched / "download.part"
+    with target.open("w") as f:
+        f.write("first half,")
+        f.flush()
+        runner.wait_stderr(f"seen modified {target}")
+        time.sleep(0.5)  # the input, not the check: a pause longer than the 0.2 s debounce
+        f.write(" second half")
+    events = settle(runner, watched)
+    assert changes(events) == [("created", "download.part")], runner.stderr()
+    assert events[0].fields["size"] == len("first half, second half")
+
+
+def test_a_file_held_open_is_reported_after_the_hold(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    watched = tmp_path / "w"
+    watched.mkdir()
+    log = watched / "app.log"
+    log.write_text("")
+    runner = start(watched, "--verbose")
+    with log.open("a") as f:
+        f.write("started\n")
+        f.flush()
+        runner.wait_stderr(f"seen modified {log}")
+        began = time.monotonic()
+        events = wait_events(has("app.log", "modified"), "the held-open write", runner)
+        assert time.monotonic() - began >= 1.5  # held for max(2 s, 5 x debounce), not 0.2 s
+        assert events[-1].fields["size"] == len("started\n")
+        assert not f.closed
+        f.write("stopping\n")
+    # The last write completes at close: one more event, with the final size.
+    events = settle(runner, watched)
+    assert changes(events) == [("modified", "app.log"), ("modified", "app.log")]
+    assert events[-1].fields["size"] == len("started\nstopping\n")
+
+
+@pytest.mark.parametrize("backupcopy", ["no", "yes"])
+def test_a_real_vim_save_is_one_event(tmp_path: Path, start: Callable[..., Runner], backupcopy: str) -> None:
+    """The editor itself (Debian's vim; tools/peers/fs.sh installs it). backupcopy=no is
+    vim's rename-and-rewrite save, yes writes in place; both keep a swap file meanwhile.
+    backupskip is emptied because its default skips backups for files under /tmp."""
+    import shutil
+
+    vim = shutil.which("vim")
+    if vim is None:
+        pytest.skip("vim is not installed (tools/peers/fs.sh installs it)")
+    watched = tmp_path / "w"
+    watched.mkdir()
+    app = watched / "app.py"
+    app.write_text("print('old')\n")
+    runner = start(watched, "--verbose")
+    settings = f"set writebackup nobackup backupcopy={backupcopy} backupskip="
+    done = subprocess.run(
+        [vim, "-N", "-u", "NONE", "-i", "NONE", "-c", settings, "-c", "%s/old/new/", "-c", "wq", str(app)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=watched,
+        env={**os.environ, "HOME": str(tmp_path), "TERM": "dumb"},
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert app.read_text() == "print('new')\n"
+    events = settle(runner, watched)
+    assert changes(events) == [("modified", "app.py")], runner.stderr()
+    assert events[0].fields["size"] == len("print('new')\n")
+    # The churn really happened and was folded away: the swap file, and the backup.
+    seen = runner.stderr()
+    assert f"seen created {watched / '.app.py.swp'}" in seen
+    backup = f"seen moved {app} -> {app}~" if backupcopy == "no" else f"seen created {app}~"
+    assert backup in seen, seen
