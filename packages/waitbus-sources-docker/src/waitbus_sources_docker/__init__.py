@@ -1,1 +1,32 @@
-"""Docker Engine events source for waitbus: not built yet (see README.md). Importing it does nothing."""
+"""Docker Engine events source for waitbus: `waitbus source docker`.
+
+Streams container events from a Docker Engine API (Docker, or podman's compatible
+service) and emits one `docker_container` event per start, die (with the exit code),
+stop, kill, oom and health change. Importing this package is cheap: the docker SDK is
+loaded only when the runner starts.
+"""
+
+from __future__ import annotations
+
+from waitbus import SourceSpec
+
+from ._translate import ACTIONS, EVENT_TYPE, SOURCE_NAME, ContainerEvent, translate
+
+
+def run(argv: list[str]) -> int:
+    """`waitbus source docker ARGS`: stream events until SIGTERM (0) or SIGINT (130)."""
+    from ._cli import main
+
+    return main(argv)
+
+
+SOURCE = SourceSpec(
+    name=SOURCE_NAME,
+    event_types=(EVENT_TYPE,),
+    summary="docker {fields.action} {fields.container}",
+    entity_key=("fields.container_id",),
+    description="Docker Engine container events (start, die with exit code, stop, kill, oom, health_status)",
+    runner=run,
+)
+
+__all__ = ["ACTIONS", "EVENT_TYPE", "SOURCE", "SOURCE_NAME", "ContainerEvent", "run", "translate"]
