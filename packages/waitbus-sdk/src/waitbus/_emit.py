@@ -8,6 +8,7 @@ fork), so a call costs a short SQLite transaction and one sendto.
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import threading
@@ -66,6 +67,8 @@ class _Producer:
 
 
 _producer = _Producer()
+# Close the kept-open handles at exit (else interpreter shutdown warns about them).
+atexit.register(lambda: _producer.close() if _producer.pid == os.getpid() else None)
 
 
 def emit(
