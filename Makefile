@@ -14,10 +14,10 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml) Makefile
+$(STAMP): $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml) examples/agents/requirements.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(DEV_TOOLS) $(foreach p,$(PACKAGES),-e packages/$(p)) -e "packages/waitbus-cli[analyze]"
+	$(BIN)/python -m pip install -q $(DEV_TOOLS) $(foreach p,$(PACKAGES),-e packages/$(p)) -e "packages/waitbus-cli[analyze]" -r examples/agents/requirements.txt
 	touch $(STAMP)
 
 demo: venv

@@ -14,6 +14,7 @@ from . import (
     _db_cmd,
     _exit,
     _install_cmd,
+    _plugin_cmd,
     _query_cmd,
     _read_cmd,
     _sources_cmd,
@@ -42,6 +43,7 @@ for module in (
     _config_cmd_mod,
     _daemons_cmd,
     _sources_cmd,
+    _plugin_cmd,
 ):
     module.register(app)
 
