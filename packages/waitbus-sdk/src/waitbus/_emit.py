@@ -67,8 +67,20 @@ class _Producer:
 
 
 _producer = _Producer()
-# Close the kept-open handles at exit (else interpreter shutdown warns about them).
-atexit.register(lambda: _producer.close() if _producer.pid == os.getpid() else None)
+
+
+def _close_at_exit() -> None:
+    """Close the kept-open handles at exit (else interpreter shutdown warns about them),
+    but never wait: a daemon thread may still be inside emit() on a locked log, and
+    closing under it would block exit for the whole busy timeout."""
+    if _producer.pid == os.getpid() and _producer.lock.acquire(blocking=False):
+        try:
+            _producer.close()
+        finally:
+            _producer.lock.release()
+
+
+atexit.register(_close_at_exit)
 
 
 def emit(
