@@ -6,29 +6,15 @@ loopback stand-in for the GitHub API, tests/github/github_api_standin.py)."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import waitbus_github_test_support as gh  # registered by conftest.py
 
-
-def _load() -> ModuleType:
-    name = "waitbus_github_test_support"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[2] / "tests" / "github" / "support.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-gh = _load()
 pytestmark = pytest.mark.timeout(180)
 
 

@@ -9,29 +9,17 @@ test_src_pytest_session.py, loaded from its file.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import sqlite3
 import time
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+import waitbus_pytest_source_helpers as h  # registered by conftest.py
 
 pytestmark = pytest.mark.timeout(120)
 
-
-def _helpers() -> ModuleType:
-    path = Path(__file__).with_name("test_src_pytest_session.py")
-    spec = importlib.util.spec_from_file_location("_src_pytest_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-h = _helpers()
 
 SUITE = "def test_ok(): pass\ndef test_bad(): assert 2 + 2 == 5\n"
 _WARNING = "waitbus: session not published: "

@@ -7,28 +7,15 @@ Helpers are shared with test_src_pytest_session.py, loaded from its file.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-
-
-def _helpers() -> ModuleType:
-    path = Path(__file__).with_name("test_src_pytest_session.py")
-    spec = importlib.util.spec_from_file_location("_src_pytest_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-h = _helpers()
+import waitbus_pytest_source_helpers as h  # registered by conftest.py
 
 README_WAIT = ["wait", "--source", "pytest", "--match", 'fields.event_type="pytest_session"', "--timeout", "1m"]
 
