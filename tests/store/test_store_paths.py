@@ -91,3 +91,29 @@ def test_ensure_explains_an_unusable_dir(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(PathError, match=r"cannot create .*file/state.*WAITBUS_STATE_DIR"):
         Paths(state_dir=blocker / "state", runtime_dir=tmp_path / "rt").ensure()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"XDG_STATE_HOME": "/srv/state", "HOME": "/home/u"},
+        {"XDG_STATE_HOME": "", "HOME": "/home/u"},
+        {"XDG_STATE_HOME": "relative/dir", "HOME": "/home/u"},
+        {"HOME": "/home/u"},
+        {"HOME": "/home/u/"},
+        {"HOME": "relative-home"},
+        {},
+    ],
+)
+def test_default_state_dir_is_what_platformdirs_says(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """The producers' platformdirs-free shortcut must never disagree with platformdirs."""
+    import platformdirs
+
+    from waitbus_store._dirs import state_dir
+
+    for name in ("WAITBUS_STATE_DIR", "XDG_STATE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert state_dir() == platformdirs.user_state_dir("waitbus", appauthor=False)
+    assert resolve_paths().state_dir == Path(platformdirs.user_state_dir("waitbus", appauthor=False))

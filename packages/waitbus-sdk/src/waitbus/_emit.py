@@ -8,40 +8,65 @@ fork), so a call costs a short SQLite transaction and one sendto.
 
 from __future__ import annotations
 
+import _socket  # not `socket`: its enum set-up is ~1 ms of a short producer's start
+import _thread
 import atexit
 import os
-import socket
-import threading
-from typing import Any, NamedTuple
+from collections import namedtuple
 
-from waitbus_store import Store
+from waitbus_store._dirs import DB_NAME, DOORBELL_NAME, ensure_dirs, runtime_dir, state_dir
+from waitbus_store._store import Store
 from waitbus_wire import check_label, check_name, encode_fields, encode_payload, one_line
 
-from ._paths import paths
+# Short producers (`waitbus emit`, hooks, CI steps) pay every import: this module
+# loads neither typing nor pathlib nor threading (~5 ms together).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+
+    from waitbus_store import Row
+
+    class EmitResult(NamedTuple):
+        event_id: str
+        inserted: bool
+
+else:
+    EmitResult = namedtuple("EmitResult", ["event_id", "inserted"], module=__name__)
+EmitResult.__doc__ = """What emit() did: the event's id and whether it was new (False: a delivery_id
+already stored, whose original event_id is returned)."""
 
 
-class EmitResult(NamedTuple):
-    """What emit() did: the event's id and whether it was new (False: a delivery_id
-    already stored, whose original event_id is returned)."""
+def _dirs() -> tuple[str, str]:
+    """(state dir, runtime dir) for the current WAITBUS_* / XDG environment."""
+    key = (
+        os.environ.get("WAITBUS_STATE_DIR"),
+        os.environ.get("WAITBUS_RUNTIME_DIR"),
+        os.environ.get("XDG_RUNTIME_DIR"),
+    )
+    found = _dirs_cache.get(key)
+    if found is None:
+        found = _dirs_cache[key] = (state_dir(), runtime_dir())
+    return found
 
-    event_id: str
-    inserted: bool
+
+_dirs_cache: dict[tuple[str | None, str | None, str | None], tuple[str, str]] = {}
 
 
 class _Producer:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
         self.pid = -1
         self.db = ""
         self.store: Store | None = None
-        self.bell: socket.socket | None = None
+        self.bell: _socket.socket | None = None
 
-    def store_for(self, db: str) -> Store:
+    def store_for(self, state: str, runtime: str) -> Store:
+        db = os.path.join(state, DB_NAME)
         if self.store is None or self.pid != os.getpid() or self.db != db:
             # After fork the parent's handles must not be used: drop them unclosed.
             if self.pid == os.getpid():
                 self.close()
-            paths().ensure()
+            ensure_dirs(state, runtime)
             self.store = Store(db)
             self.pid, self.db = os.getpid(), db
             self.bell = None
@@ -56,7 +81,7 @@ class _Producer:
 
     def ring(self, doorbell: str) -> None:
         if self.bell is None:
-            self.bell = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.bell = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
             self.bell.setblocking(False)
         try:
             self.bell.sendto(b"\x01", doorbell)
@@ -114,9 +139,9 @@ def emit(
 
         raise EventError(f"delivery_id must be a string of 1..256 chars; got {delivery_id!r}")
     text = one_line(summary) if summary else f"{source} {event_type}"
-    p = paths()
+    state, runtime = _dirs()
     with _producer.lock:
-        result = _producer.store_for(str(p.db)).insert(
+        result = _producer.store_for(state, runtime).insert(
             source=source,
             event_type=event_type,
             fields=fields_json,
@@ -127,12 +152,17 @@ def emit(
             summary=text,
         )
         if result.inserted:
-            _producer.ring(str(p.doorbell))
+            _producer.ring(os.path.join(runtime, DOORBELL_NAME))
     return EmitResult(result.event_id, result.inserted)
 
 
 def fetch_payload(event_id: str) -> bytes | None:
     """The raw payload stored with an event (None if it has none or is unknown)."""
-    with _producer.lock:
-        found = _producer.store_for(str(paths().db)).get(event_id)
+    found = fetch_stored(event_id)
     return found[1] if found else None
+
+
+def fetch_stored(event_id: str) -> tuple[Row, bytes | None] | None:
+    """An event's row and raw payload, read through this process's kept connection."""
+    with _producer.lock:
+        return _producer.store_for(*_dirs()).get(event_id)

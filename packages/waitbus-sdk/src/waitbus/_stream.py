@@ -90,10 +90,9 @@ class _StreamState:
 
 def _load_event(event_id: str) -> EventFrame | None:
     """Read an event that was too big for one frame straight from the log."""
-    from ._emit import _producer
+    from ._emit import fetch_stored
 
-    with _producer.lock:
-        found = _producer.store_for(str(paths().db)).get(event_id)
+    found = fetch_stored(event_id)
     if found is None:
         return None
     return found[0].to_frame()

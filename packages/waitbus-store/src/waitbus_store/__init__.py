@@ -1,11 +1,42 @@
-"""waitbus-store: the durable SQLite event log every waitbus process shares."""
+"""waitbus-store: the durable SQLite event log every waitbus process shares.
 
-from ._paths import PathError, Paths, resolve_paths
-from ._retention import PruneResult, plan_prune, prune
-from ._schema import APPLICATION_ID, SCHEMA_VERSION, SchemaError
-from ._store import InsertResult, Row, Store, StoreError, connect_readonly, schema_status
+Names load on first use (PEP 562): `waitbus emit` needs the store but not retention,
+and every millisecond of import is paid by every short-lived producer.
+"""
 
-DB_FILENAME = "events.db"
+from __future__ import annotations
+
+from importlib import import_module
+
+from ._dirs import DB_NAME as DB_FILENAME
+
+TYPE_CHECKING = False  # not `from typing import ...`: keeps producers' start-up cheap
+if TYPE_CHECKING:
+    from ._paths import PathError, Paths, resolve_paths
+    from ._retention import PruneResult, plan_prune, prune
+    from ._row import Row
+    from ._schema import APPLICATION_ID, SCHEMA_VERSION, SchemaError
+    from ._store import InsertResult, Store, StoreError, connect_readonly, schema_status
+
+
+# public name -> private module
+_WHERE = {
+    "PathError": "_dirs",
+    "Paths": "_paths",
+    "resolve_paths": "_paths",
+    "PruneResult": "_retention",
+    "plan_prune": "_retention",
+    "prune": "_retention",
+    "APPLICATION_ID": "_schema",
+    "SCHEMA_VERSION": "_schema",
+    "SchemaError": "_schema",
+    "InsertResult": "_store",
+    "Row": "_row",
+    "Store": "_store",
+    "StoreError": "_store",
+    "connect_readonly": "_store",
+    "schema_status": "_store",
+}
 
 __all__ = [
     "APPLICATION_ID",
@@ -25,3 +56,16 @@ __all__ = [
     "resolve_paths",
     "schema_status",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'waitbus_store' has no attribute {name!r}")
+    value = getattr(import_module(f"waitbus_store.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

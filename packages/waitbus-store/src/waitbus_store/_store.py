@@ -12,15 +12,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from collections import namedtuple
 
 from waitbus_wire import next_ulid
 
-if TYPE_CHECKING:
-    from waitbus_wire import EventFrame
-
 from ._schema import SCHEMA_VERSION, SchemaError, check_ours, current_version, migrate
+
+# Every producer process imports this module: it loads neither typing nor pathlib.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    from ._row import Row
 
 BUSY_TIMEOUT_S = 10.0
 PRODUCER_AUTOCHECKPOINT_PAGES = 10_000
@@ -31,43 +34,15 @@ class StoreError(RuntimeError):
     """The log could not be opened or written; the message says what to do."""
 
 
-class Row(NamedTuple):
-    """One stored event without its payload (what the hub and readers need)."""
+if TYPE_CHECKING:
 
-    seq: int
-    event_id: str
-    source: str
-    event_type: str
-    owner: str | None
-    repo: str | None
-    received_at: int
-    delivery_id: str
-    summary: str
-    fields: str
+    class InsertResult(NamedTuple):
+        event_id: str
+        seq: int
+        inserted: bool
 
-    def to_frame(self) -> EventFrame:
-        """The row as subscribers receive it (the same shape predicates match on)."""
-        import msgspec
-
-        from waitbus_wire import EventFrame
-
-        return EventFrame(
-            event_id=self.event_id,
-            event_type=self.event_type,
-            source=self.source,
-            owner=self.owner,
-            repo=self.repo,
-            received_at=self.received_at,
-            delivery_id=self.delivery_id,
-            summary=self.summary,
-            fields=msgspec.json.decode(self.fields),
-        )
-
-
-class InsertResult(NamedTuple):
-    event_id: str
-    seq: int
-    inserted: bool
+else:
+    InsertResult = namedtuple("InsertResult", ["event_id", "seq", "inserted"], module=__name__)
 
 
 def _explain(exc: sqlite3.Error, path: str) -> StoreError:
@@ -104,10 +79,10 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = str(path)
-        if not create and not Path(self.path).exists():
+        if not create and not os.path.exists(self.path):
             raise StoreError(f"no event store at {self.path}; run `waitbus init` or emit an event first")
         try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), mode=0o700, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from None
@@ -209,6 +184,8 @@ class Store:
             rows = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?", (seq, upto, limit)
             ).fetchall()
+        from ._row import Row
+
         return [Row._make(r) for r in rows]
 
     def seq_at_or_before(self, event_id: str) -> int:
@@ -225,6 +202,8 @@ class Store:
         if row is None:
             return None
         payload = row[-1]
+        from ._row import Row
+
         return Row._make(row[:-1]), (bytes(payload) if payload is not None else None)
 
     def checkpoint(self) -> None:
@@ -293,10 +272,10 @@ def schema_status(path: str | os.PathLike[str]) -> tuple[int, int]:
 def connect_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """A connection that cannot write: opened read-only and with query_only set,
     for user-supplied SQL (`waitbus events query`)."""
-    if not Path(path).exists():
+    if not os.path.exists(path):
         raise StoreError(f"no event store at {path}; run `waitbus init` or emit an event first")
     try:
-        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(f"{_file_uri(path)}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
         conn.execute("PRAGMA query_only = ON")
         # SQL can turn query_only off again; mode=ro covers only the main file, so also
         # forbid ATTACH and VACUUM INTO, which would create or write other files.
@@ -304,3 +283,9 @@ def connect_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise _explain(exc, str(path)) from None
     return conn
+
+
+def _file_uri(path: str | os.PathLike[str]) -> str:
+    from pathlib import Path  # readers only: producers never come here
+
+    return Path(path).resolve().as_uri()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+
+TYPE_CHECKING = False  # not `from typing import ...`: producers' start-up pays every import
+if TYPE_CHECKING:
+    from typing import Any
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}\Z")  # \Z: "$" would accept a trailing newline
 MAX_SUMMARY_CHARS = 512
@@ -28,9 +31,19 @@ def check_name(kind: str, value: object) -> str:
 def check_label(kind: str, value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > MAX_LABEL_CHARS or "\n" in value:
+    if not isinstance(value, str) or not value or len(value) > MAX_LABEL_CHARS or "\n" in value or not is_text(value):
         raise EventError(f"{kind} must be a one-line string of 1..{MAX_LABEL_CHARS} chars; got {value!r}")
     return value
+
+
+def is_text(value: str) -> bool:
+    """False for a str holding lone surrogates (undecodable argv, a JSON "\\ud800"
+    escape): it has no UTF-8 form, so SQLite cannot store it."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def one_line(text: str, limit: int = MAX_SUMMARY_CHARS) -> str:
@@ -76,7 +89,10 @@ def encode_payload(payload: object) -> bytes | None:
     if isinstance(payload, bytes):
         data = payload
     elif isinstance(payload, str):
-        data = payload.encode()
+        try:
+            data = payload.encode()
+        except UnicodeEncodeError:
+            raise EventError("payload is a str with lone surrogates, which have no UTF-8 form; pass bytes") from None
     else:
         data = _to_json(payload, "payload")
     if len(data) > MAX_PAYLOAD_BYTES:

@@ -11,10 +11,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+
+TYPE_CHECKING = False  # not `from typing import ...`: producers' start-up pays every import
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_SPEC_CHARS = 4096
 MAX_SPECS = 64
+# Matching recurses once per level of the value, in the hub's only thread: a bound here
+# keeps a deep predicate meeting a deep event from exhausting the interpreter's stack.
+MAX_VALUE_DEPTH = 32
 _KEY_RE = re.compile(r"^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$")
 
 
@@ -146,12 +152,29 @@ def parse_spec(spec: str) -> tuple[str, Any]:
         raise PredicateError(f"bad key {key!r} in {spec!r}: use dotted names like fields.event_type")
     try:
         value = json.loads(raw.strip(), parse_constant=_no_constant)
+    except RecursionError:
+        raise PredicateError(f"the value of {key!r} is nested more than {MAX_VALUE_DEPTH} levels deep") from None
     except ValueError:
         raise PredicateError(
             f"the value in {spec!r} is not a JSON literal; strings need double quotes: "
             f'{key}="{raw.strip()}" (numbers, true/false/null unquoted)'
         ) from None
+    if _depth(value) > MAX_VALUE_DEPTH:
+        raise PredicateError(f"the value of {key!r} is nested more than {MAX_VALUE_DEPTH} levels deep")
     return key, value
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a decoded JSON value (a scalar is 0)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, list | dict):
+            level += 1
+            deepest = max(deepest, level)
+            stack.extend((child, level) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def parse_predicate(specs: str | Iterable[str] | None) -> Predicate:

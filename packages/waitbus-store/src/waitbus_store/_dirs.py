@@ -1,0 +1,70 @@
+"""The state and runtime directories as plain strings, for short-lived producers.
+
+`waitbus emit` runs in a few tens of milliseconds, so this module imports neither
+pathlib nor typing, and answers the common Linux case (XDG_STATE_HOME or an absolute
+HOME) without platformdirs, whose import alone costs ~14 ms. Every other case asks
+platformdirs; tests/store check both give the same answer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+APP = "waitbus"
+DB_NAME = "events.db"
+SOCKET_NAME = "broadcast.sock"
+DOORBELL_NAME = "doorbell.sock"
+
+# sun_path is 108 bytes on Linux, 104 on macOS; keep a margin for the NUL.
+_MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
+
+
+class PathError(RuntimeError):
+    """A state or runtime directory that cannot be used; the message says why."""
+
+
+def state_dir() -> str:
+    """WAITBUS_STATE_DIR, else the platform's per-user state dir for waitbus."""
+    override = os.environ.get("WAITBUS_STATE_DIR")
+    if override:
+        return override
+    if sys.platform == "linux":
+        # The XDG rule platformdirs applies on Linux, for its two common inputs.
+        for base in (os.environ.get("XDG_STATE_HOME", ""), os.path.join(os.environ.get("HOME", ""), ".local/state")):
+            if os.path.isabs(base):
+                return os.path.join(base, APP)
+    import platformdirs
+
+    return platformdirs.user_state_dir(APP, appauthor=False)
+
+
+def runtime_dir() -> str:
+    """WAITBUS_RUNTIME_DIR, else $XDG_RUNTIME_DIR/waitbus, else a per-user temp dir."""
+    override = os.environ.get("WAITBUS_RUNTIME_DIR")
+    if override:
+        return override
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if sys.platform != "darwin" and xdg and os.path.isdir(xdg):
+        return os.path.join(xdg, APP)
+    import tempfile
+
+    # macOS's user_runtime_dir is an evictable cache; use a per-user temp dir.
+    return os.path.join(tempfile.gettempdir(), f"{APP}-{os.getuid()}")
+
+
+def ensure_dirs(state: str, runtime: str) -> None:
+    """Create both dirs 0700 (tightening our own dirs if they are looser)."""
+    for d in (state, runtime):
+        try:
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            st = os.stat(d)
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                os.chmod(d, 0o700)
+        except OSError as exc:
+            raise PathError(f"cannot create {d}: {exc.strerror}; set WAITBUS_STATE_DIR/WAITBUS_RUNTIME_DIR") from None
+        if not os.access(d, os.W_OK | os.X_OK):
+            raise PathError(f"{d} is not writable by uid {os.getuid()}")
+    sock = os.path.join(runtime, SOCKET_NAME)
+    if len(os.fsencode(sock)) > _MAX_SOCKET_PATH:
+        raise PathError(f"socket path {sock} is too long for AF_UNIX; set a shorter WAITBUS_RUNTIME_DIR")
