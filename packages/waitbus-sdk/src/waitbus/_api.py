@@ -9,7 +9,6 @@ from typing import Any
 
 from waitbus_wire import EventFrame, is_ulid, ulid_floor
 
-from ._emit import emit
 from ._match import Clause, Matcher
 from ._stream import Subscription, astream
 
@@ -93,6 +92,8 @@ def request(
     to: str, body: Any, *, sender: str, timeout: float | None = 30.0, thread: str | None = None
 ) -> EventFrame | None:
     """Send `body` to agent `to` and block for its reply (None at `timeout`)."""
+    from ._emit import emit  # waiters need no store connection; only agents that talk do
+
     correlation_id = os.urandom(16).hex()
     sent = emit(
         "agent",
@@ -122,6 +123,8 @@ def respond(msg: EventFrame, body: Any, *, sender: str | None = None) -> str:
     me = sender or f.get("msg_to")
     if not isinstance(me, str):
         raise ValueError("cannot tell who is responding: pass sender=")
+    from ._emit import emit
+
     return emit(
         "agent",
         "agent_message",
