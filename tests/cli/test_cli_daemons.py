@@ -87,6 +87,18 @@ def test_broadcast_serve_takes_the_heartbeat_from_the_config_file(tmp_path, monk
     assert proc.wait(15) == 0
 
 
+def test_broadcast_serve_leaves_the_cli_behind_once_the_hub_runs(reap):
+    """The hub lives for days: after reading the config the CLI execs a bare hub, so
+    typer and pydantic (~20 MB) are not kept resident; the pid stays the same."""
+    proc = start(reap, "broadcast", "serve", "--log-level", "WARNING")
+    cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[1:3] == [b"-m", b"waitbus_hub"], cmdline
+    maps = Path(f"/proc/{proc.pid}/maps").read_text()
+    assert "pydantic_core" not in maps
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(15) == 0
+
+
 def test_broadcast_serve_command_line_beats_the_config(tmp_path, monkeypatch, reap, raw_client):
     config = tmp_path / "config.toml"
     config.write_text("[hub]\nheartbeat_sec = 1\n")
