@@ -38,6 +38,7 @@ def watch(*, match: list[str], source: str | None, since: str | None, bookmark: 
     from ._render import CliError, fail
 
     store = None
+    shown = ""  # the last event printed
     try:
         start: str | None = None
         if since:
@@ -57,9 +58,10 @@ def watch(*, match: list[str], source: str | None, since: str | None, bookmark: 
                 store.set_bookmark(bookmark, start)
         with subscribe(match or None, source=source, since=start) as sub:
             for frame in sub:
+                shown = frame.event_id
                 _print_event(frame, as_json)
                 if store is not None and bookmark:
-                    store.set_bookmark(bookmark, frame.event_id)
+                    store.set_bookmark(bookmark, shown)
     except CliError as exc:
         return fail("read-events watch", exc, exc.code)
     except (PredicateError, ValueError, HubUnavailable) as exc:
@@ -67,6 +69,10 @@ def watch(*, match: list[str], source: str | None, since: str | None, bookmark: 
     except StoreError as exc:  # saving the bookmark
         return fail("read-events watch", exc, _exit.STORE)
     except KeyboardInterrupt:
+        # Ctrl-C can land between printing an event and saving it: save it now, so
+        # the next run starts after the last event this one showed.
+        if store is not None and bookmark and shown:
+            store.set_bookmark(bookmark, shown)
         return _exit.INTERRUPTED
     finally:
         if store is not None:
