@@ -85,7 +85,7 @@ def broadcast_serve(argv: list[str]) -> int:
         return hub_main(full)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "waitbus_hub", *full])
+    os.execv(sys.executable, [sys.executable, "-m", "waitbus_hub", *full])  # noqa: S606 - our interpreter, our argv
 
 
 def _listener_for_serve(port: int) -> tuple[Listener | None, str]:
