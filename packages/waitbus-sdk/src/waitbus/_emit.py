@@ -125,8 +125,9 @@ def emit(
     `payload` (bytes, str or JSON, at most 4 MiB) is stored raw and fetched by id.
     `delivery_id` is the dedup key within `source`: emitting it again is a no-op that
     returns the original event_id with `inserted=False`; without one, a fresh key
-    is used. Raises waitbus_wire.EventError for invalid input, and
-    waitbus_store.StoreError if the log cannot be written.
+    is used. Raises waitbus_wire.EventError for invalid input,
+    waitbus_store.StoreError if the log cannot be written (nothing is: the transaction
+    is rolled back) and waitbus_store.PathError if the state or runtime dir is unusable.
     """
     check_name("source", source)
     check_name("event_type", event_type)

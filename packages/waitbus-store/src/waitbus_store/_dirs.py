@@ -64,7 +64,10 @@ def ensure_dirs(state: str, runtime: str) -> None:
         except OSError as exc:
             raise PathError(f"cannot create {d}: {exc.strerror}; set WAITBUS_STATE_DIR/WAITBUS_RUNTIME_DIR") from None
         if not os.access(d, os.W_OK | os.X_OK):
-            raise PathError(f"{d} is not writable by uid {os.getuid()}")
+            raise PathError(
+                f"{d} is not writable by uid {os.getuid()}; fix its permissions or set "
+                "WAITBUS_STATE_DIR/WAITBUS_RUNTIME_DIR"
+            )
     sock = os.path.join(runtime, SOCKET_NAME)
     if len(os.fsencode(sock)) > _MAX_SOCKET_PATH:
         raise PathError(f"socket path {sock} is too long for AF_UNIX; set a shorter WAITBUS_RUNTIME_DIR")

@@ -1,0 +1,63 @@
+"""Helpers shared by the fault tests (registered as `waitbus_fault_helpers` by conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+WAITBUS = Path(sys.executable).with_name("waitbus")
+
+
+def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real `waitbus` console script, as a user runs it."""
+    cmd = [str(WAITBUS)] if WAITBUS.exists() else [sys.executable, "-m", "waitbus_cli"]
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+
+
+def db_path() -> Path:
+    from waitbus_store import resolve_paths
+
+    return resolve_paths().db
+
+
+def stored(source: str | None = None) -> list[dict[str, Any]]:
+    """Every stored event (oldest first): the row's columns, with `fields` decoded."""
+    from waitbus_store import Store
+
+    if not db_path().exists():
+        return []
+    with Store(db_path()) as store:
+        rows = store.read_after(0, 1_000_000)
+    return [{**r._asdict(), "fields": json.loads(r.fields)} for r in rows if source in (None, r.source)]
+
+
+def integrity_ok() -> bool:
+    from waitbus_store import Store
+
+    with Store(db_path()) as store:
+        return bool(store.connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)])
+
+
+def wait_until(probe: Callable[[], T | None], what: str, timeout: float = 30.0, every: float = 0.02) -> T:
+    """Poll `probe` until it returns something truthy; fail saying `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = probe()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(every)
+
+
+def line_count(path: Path) -> int:
+    return len(path.read_text().split()) if path.exists() else 0
