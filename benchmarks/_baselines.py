@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _harness import WORKER, spawn, stop
+from _harness import WORKER, proc_memory_mb, retire, spawn, stop, wait_lines
 
 
 def unix_round_trip(rounds: int = 5000) -> dict[str, Any]:
@@ -77,19 +77,22 @@ def sqlite_commit(commits: int = 2000) -> dict[str, float]:
     return {"commit_p50_us": round(statistics.median(times) / 1000, 1), "commits": commits}
 
 
-def python_startup(runs: int = 10) -> dict[str, float]:
-    """Wall time of `python -c pass` and `python -c "import waitbus"` (medians)."""
-    out = {}
-    for key, code in (("pass_ms", "pass"), ("import_waitbus_ms", "import waitbus")):
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True)
-            times.append(time.perf_counter() - t0)
-        out[key] = round(statistics.median(times) * 1000, 1)
-    out["runs"] = runs
-    return out
+def python_rss() -> dict[str, float]:
+    """VmRSS of a bare interpreter that has started and sits idle: what any Python
+    daemon costs before it imports anything."""
+    child = spawn(
+        [sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        wait_lines([child], b"ready", 30)
+        return proc_memory_mb(child.pid)
+    finally:
+        retire(child)
 
 
-def all_baselines() -> dict[str, dict[str, float]]:
-    return {"unix_socket": unix_round_trip(), "sqlite_wal": sqlite_commit(), "python_startup": python_startup()}
+def all_baselines(rounds: int = 5000, commits: int = 2000) -> dict[str, dict[str, Any]]:
+    """The floor: AF_UNIX one hop, one SQLite WAL commit, a bare interpreter's RSS.
+    (`python -c pass` is timed with the start-up scenario, interleaved with the commands.)"""
+    return {"unix_socket": unix_round_trip(rounds), "sqlite_wal": sqlite_commit(commits), "python_rss": python_rss()}

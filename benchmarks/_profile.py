@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import _report
 import _scenarios
 from _harness import BenchEnv, spawn, stop
 
@@ -31,14 +30,14 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def profile_burst(env: BenchEnv, events: int, procs: int) -> dict[str, Any]:
+def profile_burst(env: BenchEnv, events: int, procs: int, out_dir: Path) -> dict[str, Any]:
     exe = py_spy()
     if exe is None:
         print("--profile: py-spy not found (.venv/bin/pip install py-spy); skipped", file=sys.stderr)
         return {"skipped": "py-spy not installed"}
     assert env.hub is not None
-    _report.RESULTS_DIR.mkdir(exist_ok=True)
-    raw = _report.RESULTS_DIR / f"hub-burst-profile-{datetime.date.today().isoformat()}.txt"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    raw = out_dir / f"hub-burst-profile-{datetime.date.today().isoformat()}.txt"
     raw.unlink(missing_ok=True)
 
     @contextlib.contextmanager
@@ -55,7 +54,7 @@ def profile_burst(env: BenchEnv, events: int, procs: int) -> dict[str, Any]:
     result = _scenarios.burst(env, events, procs, around=sampling)
     summary: dict[str, Any] = summarize(raw) if raw.exists() else {"samples": 0}
     summary["deliveries_per_s_while_sampled"] = result["deliveries_per_s"]
-    summary["raw_file"] = f"benchmarks/results/{raw.name}"
+    summary["raw_file"] = str(raw)
     return summary
 
 

@@ -1,4 +1,4 @@
-"""Machine facts, the Markdown table and the JSON file."""
+"""Machine facts and the output files: JSON, the Markdown tables, the PNG plot."""
 
 from __future__ import annotations
 
@@ -10,21 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import _plot
+import _table
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-# The targets (see README.md): key -> (comparison, limit).
-TARGETS: dict[str, tuple[str, float]] = {
-    "lat10_p50": ("<=", 300),  # us, 10 subscriber processes
-    "lat10_p99": ("<=", 1500),  # us, 10 subscriber processes
-    "emit": ("<=", 100),  # us per emit() call
-    "fanout": (">=", 50_000),  # deliveries/s to 10 subscriber processes
-    "rss": ("<=", 20),  # MB, idle hub with 1 subscriber
-}
-
-
-def meets(key: str, value: float) -> bool:
-    op, limit = TARGETS[key]
-    return value <= limit if op == "<=" else value >= limit
 
 
 def machine_info() -> dict[str, Any]:
@@ -48,89 +37,50 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def write_json(report: dict[str, Any], quick: bool) -> Path:
-    RESULTS_DIR.mkdir(exist_ok=True)
-    day = dt.date.today().isoformat()
-    path = RESULTS_DIR / f"e2e-{day}{'-quick' if quick else ''}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    return path
-
-
-def _lat_cell(scn: dict[str, Any]) -> str:
-    lat = scn["latency_us"]
-    return f"{lat['p50']:.0f} / {lat['p90']:.0f} / {lat['p99']:.0f} / {lat['max']:.0f}"
-
-
-def _verdict(key: str, value: float) -> str:
-    return "ok" if meets(key, value) else "**MISS**"
-
-
-def markdown_table(report: dict[str, Any]) -> str:
-    r = report["results"]
-    rows: list[tuple[str, str, str, str]] = []
-    for scn in r["latency"]:
-        name = f"latency, {scn['subscribers']} sub(s) = {scn['processes']} proc x {scn['subscriptions_per_process']}"
-        target, verdict = "", ""
-        if scn["subscribers"] == 10:
-            target = "p50 <= 300, p99 <= 1500"
-            ok = meets("lat10_p50", scn["latency_us"]["p50"]) and meets("lat10_p99", scn["latency_us"]["p99"])
-            verdict = "ok" if ok else "**MISS**"
-        loss = f"; {scn['missing']} missing" if scn["missing"] else ""
-        rows.append(
-            (f"{name} @ {scn['target_rate']:.0f} ev/s (us, p50/p90/p99/max)", _lat_cell(scn) + loss, target, verdict)
-        )
-    b = r["fanout"]
-    rows.append(
-        (
-            f"fan-out: {b['events']:,} events x {b['subscribers']} sub procs (deliveries/s)",
-            f"{b['deliveries_per_s']:,} ({b['missing']} missing, span {b['span_s']} s)",
-            ">= 50,000",
-            _verdict("fanout", b["deliveries_per_s"]),
-        )
-    )
-    rows.append(
-        (
-            "fan-out burst: emit rate / latency p50 / p99 (us)",
-            f"{b['emit_rate_per_s']:,}/s / {b['latency_us']['p50']:.0f} / {b['latency_us']['p99']:.0f}",
-            "",
-            "",
-        )
-    )
-    e = r["emit"]
-    for key, label in (("with_hub", "hub running"), ("no_hub", "no hub")):
-        cost = e[key]["per_call_us"]
-        rows.append((f"emit() per call, {label} (us, median of runs)", f"{cost}", "<= 100", _verdict("emit", cost)))
-    m = r["hub_memory"]
-    rows.append(
-        (
-            "hub RSS idle, 1 subscriber (MB)",
-            f"{m['idle']['VmRSS']}",
-            "<= 20",
-            _verdict("rss", m["idle"]["VmRSS"]),
-        )
-    )
-    rows.append(
-        ("hub RSS after burst / peak (MB)", f"{m['after_burst']['VmRSS']} / {m['after_burst']['VmHWM']}", "", "")
-    )
-    bl = r["baselines"]
-    us = bl["unix_socket"]
-    hops = " / ".join(str(us[k]["one_way_us"]) for k in ("unpinned", "same_core", "cross_core") if k in us)
-    rows.append(("baseline: AF_UNIX one hop, unpinned / same core / cross core (us)", hops, "", ""))
-    rows.append(
-        ("baseline: SQLite WAL commit, synchronous=NORMAL (us)", f"{bl['sqlite_wal']['commit_p50_us']}", "", "")
-    )
-    ps = bl["python_startup"]
-    rows.append(
-        ("baseline: `python -c pass` / `import waitbus` (ms)", f"{ps['pass_ms']} / {ps['import_waitbus_ms']}", "", "")
-    )
-    noise = [f"{scn['cpu']['foreign_cores_busy']}" for scn in r["latency"]] + [f"{b['cpu']['foreign_cores_busy']}"]
-    rows.append(("noise: other processes' CPU during latency runs / burst (cores busy)", " / ".join(noise), "", ""))
-    lines = ["| figure | value | target | |", "|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+def machine_line(report: dict[str, Any]) -> str:
     mi = report["machine"]
-    lines.append("")
-    lines.append(
-        f"{mi['date']}; {mi['nproc']} cores, {mi['cpu_model']}; Python {mi['python']}; "
+    return (
+        f"{mi['date']}; {mi['nproc']} cores, {mi['cpu_model']}; Linux {mi['kernel']}; Python {mi['python']}; "
         f"load average at start {mi['loadavg_at_start']}, at end {report.get('loadavg_at_end')}"
     )
-    return "\n".join(lines)
+
+
+def markdown(report: dict[str, Any], png: Path | None) -> str:
+    r = report["results"]
+    cfg = report["config"]
+    parts = [
+        f"## waitbus benchmark, {cfg['name']} run, {report['repeat']} repeat(s) (median across repeats)",
+        "",
+        machine_line(report),
+        "",
+        _table.figures_table(r),
+        "",
+        "### Budgets (issue #6)",
+        "",
+        _table.budgets_table(r),
+    ]
+    if png is not None:
+        parts += ["", f"![latency distributions]({png.name})"]
+    return "\n".join(parts) + "\n"
+
+
+def write(report: dict[str, Any], stem: str, out_dir: Path) -> dict[str, Path]:
+    """<out_dir>/<date>-<stem>.json, .md and (matplotlib installed) .png. A later run
+    with the same name on the same day overwrites them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{dt.date.today().isoformat()}-{stem}.json"
+    report["budgets"] = _table.budget_summary(report["results"])
+    report["files"] = {"json": path.name, "md": path.with_suffix(".md").name, "png": path.with_suffix(".png").name}
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return render(path)
+
+
+def render(path: Path) -> dict[str, Path]:
+    """(Re-)draw the .md and .png of a JSON report beside it (`e2e.py --render FILE`)."""
+    report = json.loads(path.read_text())
+    files = {"json": path, "md": path.with_suffix(".md")}
+    png = _plot.plot(report, path.with_suffix(".png"))
+    if png is not None:
+        files["png"] = png
+    files["md"].write_text(markdown(report, png))
+    return files

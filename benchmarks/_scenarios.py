@@ -11,30 +11,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from _harness import BenchEnv, SubscriberPool
+from _harness import BenchEnv, SubscriberPool, scratch_env, sleep_until
+from _stats import grid_us, percentiles_us
 
 import waitbus
 
 WARMUP_EVENTS = 20
 
 
-def percentiles_us(values_ns: list[int]) -> dict[str, float]:
-    if not values_ns:
-        return {"count": 0}
-    if len(values_ns) == 1:
-        v = round(values_ns[0] / 1000, 1)
-        return {"count": 1, "p50": v, "p90": v, "p99": v, "max": v}
-    q = statistics.quantiles(values_ns, n=100, method="inclusive")
-    return {
-        "count": len(values_ns),
-        "p50": round(q[49] / 1000, 1),
-        "p90": round(q[89] / 1000, 1),
-        "p99": round(q[98] / 1000, 1),
-        "max": round(max(values_ns) / 1000, 1),
-    }
-
-
-def _warm_up(run: str) -> None:
+def warm_up(run: str) -> None:
     """A few events the subscribers skip: first-frame costs stay out of the figures."""
     for i in range(WARMUP_EVENTS):
         waitbus.emit("bench", "warm", fields={"run": run, "warm": True, "i": i, "t_ns": time.time_ns()})
@@ -42,7 +27,7 @@ def _warm_up(run: str) -> None:
     time.sleep(0.2)
 
 
-def _done(run: str, count: int, settle_s: float = 0.5) -> None:
+def end_run(run: str, count: int, settle_s: float = 0.5) -> None:
     """End the run. The pause first lets every subscriber take the last measured
     event before any of them starts its (CPU-heavy) tally and exit, which would
     otherwise steal the CPU from the slower ones and inflate their last receipts."""
@@ -50,7 +35,7 @@ def _done(run: str, count: int, settle_s: float = 0.5) -> None:
     waitbus.emit("bench", "done", fields={"run": run, "done": True, "count": count})
 
 
-def _delivery_checks(records: list[dict[str, Any]]) -> dict[str, int]:
+def delivery_checks(records: list[dict[str, Any]]) -> dict[str, int]:
     return {
         "missing": sum(int(r["missing"]) for r in records),
         "duplicates": sum(int(r["duplicates"]) for r in records),
@@ -68,25 +53,25 @@ class CpuWindow:
 
     def __enter__(self) -> CpuWindow:
         self._hub = sum(self.env.hub_cpu_s())
-        self._self = _own_cpu_s()
-        self._machine = _machine_cpu_s()
+        self._self = own_cpu_s()
+        self._machine = machine_cpu_s()
         self._t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.hub_s = sum(self.env.hub_cpu_s()) - self._hub
-        self.self_s = _own_cpu_s() - self._self
-        busy, steal = _machine_cpu_s()
+        self.self_s = own_cpu_s() - self._self
+        busy, steal = machine_cpu_s()
         self.machine_busy_s, self.steal_s = busy - self._machine[0], steal - self._machine[1]
         self.wall_s = time.perf_counter() - self._t0
 
 
-def _own_cpu_s() -> float:
+def own_cpu_s() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
 
-def _machine_cpu_s() -> tuple[float, float]:
+def machine_cpu_s() -> tuple[float, float]:
     """(busy, steal) CPU seconds of the whole machine so far, from /proc/stat."""
     with open("/proc/stat") as fh:
         user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fh.readline().split()[1:9])
@@ -119,21 +104,17 @@ class _Paced:
 
     def __init__(self, run: str, events: int, rate: float) -> None:
         period_ns = 1e9 / rate
-        cpu0 = _own_cpu_s()
+        cpu0 = own_cpu_s()
         start = time.perf_counter_ns() + 5_000_000
         self.lag_ns: list[int] = []
         self.call_ns: list[int] = []
         for i in range(events):
-            due = start + int(i * period_ns)
-            ahead = due - time.perf_counter_ns()
-            if ahead > 0:
-                time.sleep(ahead / 1e9)
+            self.lag_ns.append(sleep_until(start + int(i * period_ns)))
             t_call = time.perf_counter_ns()
-            self.lag_ns.append(max(0, t_call - due))
             waitbus.emit("bench", "lat", fields={"run": run, "i": i, "t_ns": time.time_ns()})
             self.call_ns.append(time.perf_counter_ns() - t_call)
         self.elapsed_s = (time.perf_counter_ns() - start) / 1e9
-        self.cpu_s = _own_cpu_s() - cpu0
+        self.cpu_s = own_cpu_s() - cpu0
 
 
 def latency(env: BenchEnv, procs: int, per_proc: int, events: int, rate: float) -> dict[str, Any]:
@@ -145,9 +126,9 @@ def latency(env: BenchEnv, procs: int, per_proc: int, events: int, rate: float) 
     try:
         pool.wait_ready()
         with CpuWindow(env) as window:
-            _warm_up(run)
+            warm_up(run)
             paced = _Paced(run, events, rate)
-            _done(run, events)
+            end_run(run, events)
             records = pool.collect()
     finally:
         pool.close()
@@ -161,6 +142,7 @@ def latency(env: BenchEnv, procs: int, per_proc: int, events: int, rate: float) 
         "target_rate": rate,
         "achieved_rate": round(events / paced.elapsed_s, 1),
         "latency_us": percentiles_us(all_lat),
+        "dist_us": grid_us(all_lat),
         "per_subscriber_p50_us": {
             "min": round(min(per_sub_p50), 1) if per_sub_p50 else None,
             "max": round(max(per_sub_p50), 1) if per_sub_p50 else None,
@@ -168,7 +150,7 @@ def latency(env: BenchEnv, procs: int, per_proc: int, events: int, rate: float) 
         "emitter_schedule_lag_us": percentiles_us(paced.lag_ns),
         "emit_call_us": percentiles_us(paced.call_ns),
         "cpu": _cpu_report(window, paced.cpu_s, pool, events, len(all_lat)),
-        **_delivery_checks(records),
+        **delivery_checks(records),
     }
 
 
@@ -176,46 +158,54 @@ def burst(
     env: BenchEnv,
     events: int,
     procs: int,
+    per_proc: int = 1,
     around: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
 ) -> dict[str, Any]:
-    """One producer emits `events` back to back; `procs` subscriber processes must
-    each receive all of them. Throughput = deliveries / (first emit -> last receipt).
+    """One producer emits `events` back to back; `procs` x `per_proc` subscribers
+    must each receive all of them. Throughput = deliveries / (first emit -> last receipt).
     `around()` is entered once the subscribers are up and left when all are done
     (the profiler hooks in there)."""
-    run = f"burst-{procs}"
+    run = f"burst-{procs}x{per_proc}"
     evictions_before = env.hub_log_count("evicting subscriber")
-    pool = SubscriberPool(env, run, procs, 1)
+    pool = SubscriberPool(env, run, procs, per_proc)
     try:
         pool.wait_ready()
-        _warm_up(run)
+        warm_up(run)
         with around(), CpuWindow(env) as window:
             t_first = time.time_ns()
-            cpu0 = _own_cpu_s()
+            cpu0 = own_cpu_s()
             for i in range(events):
                 waitbus.emit("bench", "burst", fields={"run": run, "i": i, "t_ns": time.time_ns()})
-            emitter_cpu_s = _own_cpu_s() - cpu0
+            emitter_cpu_s = own_cpu_s() - cpu0
             t_emitted = time.time_ns()
-            _done(run, events)
+            end_run(run, events)
             records = pool.collect()
     finally:
         pool.close()
     t_last = max(int(r["last_ns"]) for r in records)
     delivered = sum(int(r["received"]) for r in records)
     span = (t_last - t_first) / 1e9
+    subs = procs * per_proc
+    lat = [v for r in records for v in r["lat_ns"]]
     return {
         "events": events,
-        "subscribers": procs,
+        "subscribers": subs,
+        "processes": procs,
+        "subscriptions_per_process": per_proc,
         "deliveries": delivered,
-        "expected_deliveries": events * procs,
+        "expected_deliveries": events * subs,
         "span_s": round(span, 3),
-        "deliveries_per_s": round(events * procs / span),
+        # Counts only what arrived: a loss lowers the rate as well as showing in `missing`.
+        "deliveries_per_s": round(delivered / span),
         "emit_phase_s": round((t_emitted - t_first) / 1e9, 3),
         "emit_rate_per_s": round(events / ((t_emitted - t_first) / 1e9)),
         "drain_after_last_emit_ms": round((t_last - t_emitted) / 1e6, 1),
-        "latency_us": percentiles_us([v for r in records for v in r["lat_ns"]]),
+        "latency_us": percentiles_us(lat),
+        "dist_us": grid_us(lat),
+        "hub_memory_after": env.hub_memory_mb(),
         "hub_evictions": env.hub_log_count("evicting subscriber") - evictions_before,
         "cpu": _cpu_report(window, emitter_cpu_s, pool, events, delivered),
-        **_delivery_checks(records),
+        **delivery_checks(records),
     }
 
 
@@ -240,21 +230,15 @@ def emit_cost(runs: int, calls: int, label: str) -> dict[str, Any]:
         "per_call_us": round(statistics.median(per_run), 1),
         "per_run_us": [round(v, 1) for v in per_run],
         "single_call_us": percentiles_us(each),
-        # Calls over 1 ms are nearly all SQLite WAL auto-checkpoints (every ~1000 WAL pages).
+        # Calls over 1 ms: a WAL checkpoint inside the call, or this process preempted.
         "calls_over_1ms": sum(1 for v in each if v > 1_000_000),
     }
 
 
 def emit_cost_no_hub(runs: int, calls: int) -> dict[str, Any]:
     """emit() with no hub anywhere: a fresh pair of dirs with no doorbell socket."""
-    other = BenchEnv()
-    saved = {k: v for k, v in os.environ.items() if k.startswith("WAITBUS_")}
-    try:
-        other.activate()
+    with scratch_env():
         return emit_cost(runs, calls, "nohub")
-    finally:
-        os.environ.update(saved)
-        other.close()
 
 
 def hub_idle_rss(env: BenchEnv, idle_s: float = 2.0) -> dict[str, float]:

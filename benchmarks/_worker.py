@@ -1,10 +1,13 @@
 """Worker processes for benchmarks/e2e.py (run as a script, never imported).
 
-_worker.py sub RUN N OUT   N subscriptions (one thread each) in this process; prints
-                           "ready" once all are acked, records each event of run RUN
-                           until its `done` event, then writes OUT (JSON).
-_worker.py echo FD         echo single bytes on the inherited socket FD until EOF
-                           (the AF_UNIX round-trip baseline).
+_worker.py sub RUN N OUT        N subscriptions (one thread each) in this process; prints
+                                "ready" once all are acked, records each event of run RUN
+                                until its `done` event, then writes OUT (JSON).
+_worker.py echo FD              echo single bytes on the inherited socket FD until EOF
+                                (the AF_UNIX round-trip baseline).
+_worker.py waitfor RUN OUT      one wait_for() per k read from stdin (_waiters.py).
+_worker.py produce RUN P N OUT  emit N events back to back after "go" (_throughput.py).
+_worker.py poll PERIOD RUN OUT  poll the store every PERIOD s until RUN's `done` (_polling.py).
 """
 
 from __future__ import annotations
@@ -95,10 +98,23 @@ def echo(fd: int) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["sub"] and len(argv) == 4:
-        return run_subscribers(argv[1], int(argv[2]), argv[3])
-    if argv[:1] == ["echo"] and len(argv) == 2:
-        return echo(int(argv[1]))
+    mode, args = (argv[0], argv[1:]) if argv else ("", [])
+    if mode == "sub" and len(args) == 3:
+        return run_subscribers(args[0], int(args[1]), args[2])
+    if mode == "echo" and len(args) == 1:
+        return echo(int(args[0]))
+    if mode == "waitfor" and len(args) == 2:
+        from _waiters import waitfor_worker
+
+        return waitfor_worker(args[0], args[1])
+    if mode == "produce" and len(args) == 4:
+        from _throughput import produce_worker
+
+        return produce_worker(args[0], int(args[1]), int(args[2]), args[3])
+    if mode == "poll" and len(args) == 3:
+        from _polling import poll_worker
+
+        return poll_worker(float(args[0]), args[1], args[2])
     print(__doc__, file=sys.stderr)
     return 2
 
