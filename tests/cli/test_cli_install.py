@@ -29,6 +29,7 @@ UNITS = [
     "waitbus-watchdog.service",
     "waitbus-watchdog.timer",
     "waitbus-forward@.service",
+    "waitbus-bridge-nats.service",
 ]
 PLISTS = ["dev.waitbus.listener", "dev.waitbus.broadcast", "dev.waitbus.etag-poll", "dev.waitbus.watchdog"]
 
@@ -128,7 +129,7 @@ def _parse_unit(path: Path) -> configparser.RawConfigParser:
 
 
 @pytest.mark.usefixtures("no_user_manager")
-def test_install_systemd_writes_eight_correct_units_and_skips_systemctl():
+def test_install_systemd_writes_nine_correct_units_and_skips_systemctl():
     out = run("install-systemd")
     assert out.returncode == 0, out.stderr
     assert "skipped: daemon-reload and enable" in out.stdout
@@ -151,6 +152,7 @@ def test_install_systemd_writes_eight_correct_units_and_skips_systemctl():
         "waitbus-etag-poll.service": "etag-poll run",
         "waitbus-watchdog.service": "watchdog-check run",
         "waitbus-forward@.service": "listener forward %I",
+        "waitbus-bridge-nats.service": "bridge nats --config %E/waitbus/bridge-nats.toml",
     }
     for name, args in expected_exec.items():
         assert units[name]["Service"]["ExecStart"] == f"{WAITBUS} {args}", name
@@ -174,12 +176,12 @@ def test_install_systemd_is_idempotent_and_repairs_an_edited_unit():
     assert run("install-systemd").returncode == 0
     again = run("install-systemd")
     assert again.returncode == 0
-    assert again.stdout.count("unchanged") == 8 and "created" not in again.stdout
+    assert again.stdout.count("unchanged") == 9 and "created" not in again.stdout
     edited = unit_dir() / "waitbus-watchdog.timer"
     pristine = edited.read_text()
     edited.write_text(pristine.replace("5min", "1h"))
     third = run("install-systemd")
-    assert f"updated    {edited}" in third.stdout and third.stdout.count("unchanged") == 7
+    assert f"updated    {edited}" in third.stdout and third.stdout.count("unchanged") == 8
     assert edited.read_text() == pristine
 
 
@@ -187,7 +189,7 @@ def test_install_systemd_dry_run_writes_nothing(no_user_manager):
     out = run("install-systemd", "--dry-run")
     assert out.returncode == 0, out.stderr
     assert not unit_dir().exists()
-    assert out.stdout.count("would write") == 8
+    assert out.stdout.count("would write") == 9
     assert "ListenStream=%t/waitbus/broadcast.sock" in out.stdout
     assert f"ExecStart={WAITBUS} broadcast serve" in out.stdout
     assert "would run: systemctl --user daemon-reload" in out.stdout

@@ -322,7 +322,7 @@ def test_doctor_reports_installed_units():
     assert checks["units"]["status"] == "WARN" and "install-systemd" in checks["units"]["detail"]
     assert run("install-systemd").returncode == 0
     _, checks = doctor()
-    assert checks["units"]["status"] == "ok" and checks["units"]["detail"].startswith("8/8 installed")
+    assert checks["units"]["status"] == "ok" and checks["units"]["detail"].startswith("9/9 installed")
     timer = Path(os.environ["XDG_CONFIG_HOME"]) / "systemd" / "user" / "waitbus-watchdog.timer"
     timer.write_text(timer.read_text().replace("5min", "1h"))
     _, checks = doctor()

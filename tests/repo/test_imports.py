@@ -41,6 +41,8 @@ THIRD_PARTY = {
     "pytest": "pytest",
     "_pytest": "pytest",
     "pluggy": "pluggy",
+    "nats": "nats-py",
+    "stamina": "stamina",
 }
 
 # The one-way rule, for the packages the rest of the stack is built on.

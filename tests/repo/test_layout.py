@@ -19,6 +19,7 @@ EXPECTED_DISTS = {
     "waitbus-sources-docker",
     "waitbus-sources-fs",
     "waitbus-mcp",
+    "waitbus-bridge-nats",
 }
 
 

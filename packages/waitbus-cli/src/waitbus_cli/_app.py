@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from . import _config_cmd as _config_cmd_mod
 from . import (
+    _bridge_cmd,
     _daemons_cmd,
     _db_cmd,
     _exit,
@@ -21,6 +21,7 @@ from . import (
     _status_cmd,
     _top_cmd,
 )
+from . import _config_cmd as _config_cmd_mod
 
 app = typer.Typer(
     name="waitbus",
@@ -44,6 +45,7 @@ for module in (
     _daemons_cmd,
     _sources_cmd,
     _plugin_cmd,
+    _bridge_cmd,
 ):
     module.register(app)
 

@@ -135,12 +135,12 @@ def check_secrets(path: Path, listener_on: bool) -> list[Check]:
 
 
 def check_units() -> list[Check]:
-    from ._units_install import current_platform, installed_units, systemctl_usable
+    from ._units_install import LAUNCHD_PLISTS, SYSTEMD_UNITS, current_platform, installed_units, systemctl_usable
 
     darwin = current_platform() == "darwin"
     verb = "install-launchd" if darwin else "install-systemd"
     target, present, stale = installed_units()
-    total = 4 if darwin else 8
+    total = len(LAUNCHD_PLISTS if darwin else SYSTEMD_UNITS)
     if not present:
         return [Check("units", WARN, f"none installed in {target} (run `waitbus {verb}`; or rely on autostart)")]
     out = []

@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         now: Annotated[bool, typer.Option("--now", help="Also start the enabled units now (enable --now).")] = False,
     ) -> None:
-        """Linux: write the 8 systemd-user units to ~/.config/systemd/user and enable them.
+        """Linux: write the 9 systemd-user units to ~/.config/systemd/user and enable them.
 
         Enables waitbus-broadcast.socket and the etag-poll and watchdog timers (plus the
         listener once github-webhook-secret is staged) after a daemon-reload. Unchanged

@@ -20,10 +20,12 @@ SYSTEMD_UNITS = (
     "waitbus-watchdog.service",
     "waitbus-watchdog.timer",
     "waitbus-forward@.service",
+    "waitbus-bridge-nats.service",
 )
 # Enabled on install; the listener only once its secret is staged (it is opt-in).
 SYSTEMD_ENABLE = ("waitbus-broadcast.socket", "waitbus-etag-poll.timer", "waitbus-watchdog.timer")
 LISTENER_UNIT = "waitbus-listener.service"
+BRIDGE_UNIT = "waitbus-bridge-nats.service"  # opt-in: needs its config file (docs/bridge.md)
 LAUNCHD_PLISTS = (
     "dev.waitbus.listener.plist",
     "dev.waitbus.broadcast.plist",
@@ -216,6 +218,7 @@ def install_systemd(*, dry_run: bool, now: bool) -> int:
         print(f"ran: {' '.join(cmd)}")
     if LISTENER_UNIT not in enable:
         print(f"note: {LISTENER_UNIT} is opt-in: stage {LISTENER_SECRET} with install-credentials, then re-run.")
+    print(f"note: {BRIDGE_UNIT} is opt-in: configure it (docs/bridge.md), then systemctl --user enable --now it.")
     if not now:
         print(f"start now (or at next login): systemctl --user start {' '.join(SYSTEMD_ENABLE)}")
     return _exit.OK

@@ -1,0 +1,5 @@
+"""`python -m waitbus_bridge_nats ...`: the same as the `waitbus-bridge-nats` script."""
+
+from . import main
+
+raise SystemExit(main())

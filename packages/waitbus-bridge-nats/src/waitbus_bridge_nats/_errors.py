@@ -1,0 +1,40 @@
+"""Why the bridge stops, and the exit code each reason maps to (docs/exit-codes.md)."""
+
+from __future__ import annotations
+
+OK = 0
+FAILED = 1  # a bug: an unexpected exception (its traceback is printed)
+USAGE = 2  # bad flags, config, predicate or secrets; credentials refused; no JetStream; no hub
+STORE = 4  # the local event log could not be opened, read or written
+UNREACHABLE = 5  # no NATS server answered within the bounded connection retries
+INTERRUPTED = 130  # SIGINT
+
+
+class BridgeError(RuntimeError):
+    """A reason to stop, with the fix in the message and an exit code."""
+
+    exit_code = FAILED
+
+
+class ConfigError(BridgeError):
+    """Bad flags, config file, predicate or secrets: restarting will not help."""
+
+    exit_code = USAGE
+
+
+class AuthFailed(BridgeError):
+    """The server refused the credentials."""
+
+    exit_code = USAGE
+
+
+class Unreachable(BridgeError):
+    """No server answered; a later start may succeed (systemd restarts on this code)."""
+
+    exit_code = UNREACHABLE
+
+
+class StoreFailed(BridgeError):
+    """The local log could not be used."""
+
+    exit_code = STORE

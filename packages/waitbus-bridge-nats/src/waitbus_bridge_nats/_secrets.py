@@ -1,0 +1,60 @@
+"""NATS credentials from the 0600 secrets file (`<state dir>/secrets.json`, written by
+`waitbus install-credentials NAME`). Values never come from argv and are never printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ._errors import ConfigError
+
+USER, PASSWORD, TOKEN, CREDS = "nats-user", "nats-password", "nats-token", "nats-creds"
+SECRET_NAMES = (USER, PASSWORD, TOKEN, CREDS)
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    """The secrets file as a dict; {} if it does not exist. Refuses a file others can read."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return {}
+    if mode & 0o077:
+        raise ConfigError(f"{path} is mode {mode:o}; it must be 0600 (chmod 600 {path})")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested past the stack
+        raise ConfigError(f"cannot read {path} ({exc}); fix or remove it") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a JSON object of strings")
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def auth_options(secrets: dict[str, str]) -> dict[str, Any]:
+    """Keyword arguments for nats.connect: user/password, a token, or a creds file (path)."""
+    user, password, token, creds = (secrets.get(n) for n in SECRET_NAMES)
+    chosen = [n for n, v in ((USER, user), (TOKEN, token), (CREDS, creds)) if v]
+    if len(chosen) > 1:
+        raise ConfigError(f"the secrets file holds {' and '.join(chosen)}: stage only one way to authenticate")
+    if bool(user) != bool(password):
+        raise ConfigError(f"stage both {USER} and {PASSWORD} (waitbus install-credentials NAME), or neither")
+    if user:
+        return {"user": user, "password": password}
+    if token:
+        return {"token": token}
+    if creds:
+        if not Path(creds).is_file():
+            raise ConfigError(f"{CREDS} names {creds}, which is not a file")
+        return {"user_credentials": creds}
+    return {}
+
+
+def describe(options: dict[str, Any]) -> str:
+    """How the bridge authenticates, for the start-up line (never the values)."""
+    if "user" in options:
+        return f"user {options['user']!r} with a password"
+    if "token" in options:
+        return "a token"
+    if "user_credentials" in options:
+        return f"creds file {options['user_credentials']}"
+    return "no credentials"
