@@ -40,6 +40,7 @@ test: lint typecheck
 	$(BIN)/pytest tests integration
 
 bench: venv
+	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt  # the plot; never a package dependency
 	$(BIN)/python benchmarks/e2e.py
 
 clean:
