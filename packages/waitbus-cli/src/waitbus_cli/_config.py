@@ -125,4 +125,7 @@ def load(path: Path | None = None) -> Settings:
     class _FromFile(Settings):
         model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": target if target.exists() else None})
 
-    return _FromFile()
+    try:
+        return _FromFile()
+    except RecursionError:  # tomllib recurses per level of nesting
+        raise ValueError(f"{target} nests arrays or tables too deeply to read") from None

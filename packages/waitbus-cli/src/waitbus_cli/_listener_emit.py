@@ -48,6 +48,7 @@ def authorize_emit(headers: Mapping[str, str], secrets: Mapping[str, str]) -> Ht
 def handle_emit(req: HttpRequest) -> HttpResponse:
     from waitbus import EventError, emit
     from waitbus_store import PathError, SchemaError, StoreError
+    from waitbus_wire import is_text
 
     try:
         data = json.loads(req.body)
@@ -65,6 +66,11 @@ def handle_emit(req: HttpRequest) -> HttpResponse:
     if summary is not None and not isinstance(summary, str):
         # emit() takes summary as a str; say so instead of failing inside it
         return error(400, f"summary must be a string; got {summary!r:.80}")
+    delivery_id = data.get("delivery_id")
+    if isinstance(delivery_id, str) and not is_text(delivery_id):
+        # A JSON "\ud800" escape decodes to a lone surrogate, which SQLite cannot store;
+        # emit() checks the other keys itself.
+        return error(400, "delivery_id holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not text")
     try:
         result = emit(**data)
     except EventError as exc:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def prepare(port: int, *, bind: bool = True) -> Listener:
     """A listener with every installed source's routes and the secrets file, bound unless
     told not to. Raises ListenerError (exit 2) for a broken plugin, a route clash, an
-    unreadable secrets file or a busy port."""
+    unreadable secrets file, an unusable state or runtime dir or a busy port."""
     from waitbus._sources import installed_sources
     from waitbus_store import PathError, resolve_paths
 
@@ -30,7 +30,12 @@ def prepare(port: int, *, bind: bool = True) -> Listener:
     except ValueError as exc:
         raise ListenerError(str(exc)) from None
     try:
-        secrets = read_secrets(resolve_paths().secrets)
+        # Every delivery is stored: refuse to start, rather than answer each one 503.
+        paths = resolve_paths().ensure()
+    except PathError as exc:
+        raise ListenerError(f"cannot store events: {exc}") from None
+    try:
+        secrets = read_secrets(paths.secrets)
     except (SecretsError, PathError, OSError) as exc:
         raise ListenerError(f"cannot read the secrets file: {exc}") from None
     listener = Listener(port, sources, secrets)

@@ -16,6 +16,10 @@ KNOWN = {
     "alertmanager-hmac": "HMAC secret of a signing proxy in front of Alertmanager (optional)",
     "emit-token": "bearer token for POST /emit on the listener",
     "github-token": "GitHub API token for the ETag poller (else GH_TOKEN)",
+    "nats-user": "NATS user name for `waitbus bridge nats` (with nats-password)",
+    "nats-password": "NATS password for `waitbus bridge nats` (with nats-user)",
+    "nats-token": "NATS token for `waitbus bridge nats`",
+    "nats-creds": "path of a NATS .creds file for `waitbus bridge nats`",
 }
 
 
@@ -31,7 +35,7 @@ def read_secrets(path: Path) -> dict[str, str]:
         raise SecretsError(f"{path} is mode {mode:o}; it must be 0600 (chmod 600 {path})")
     try:
         data = json.loads(path.read_text())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the stack
         raise SecretsError(f"{path} is not valid JSON ({exc}); fix or remove it") from None
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
         raise SecretsError(f"{path} must be a JSON object of strings")

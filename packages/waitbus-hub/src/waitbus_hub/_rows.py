@@ -45,7 +45,7 @@ class Prepared:
             row = self._row
             try:
                 fields = msgspec.json.decode(row.fields)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # not JSON, or nested past the stack
                 self._view = None
                 return None
             self._view = {

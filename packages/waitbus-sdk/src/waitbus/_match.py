@@ -4,11 +4,10 @@ including evaluator languages and all-of stickiness."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-
-import msgspec
 
 from waitbus_wire import EventFrame, PredicateError, parse_predicate
 
@@ -58,7 +57,7 @@ def parse_clause(clause: Clause) -> Alternative:
     if isinstance(clause, str):
         m = _PREFIX_RE.match(clause)
         if m and "=" not in m.group(1):
-            return _split_specs([f"source={msgspec.json.encode(m.group(1)).decode()}", m.group(2)])
+            return _split_specs([f"source={json.dumps(m.group(1))}", m.group(2)])
         return _split_specs(clause)
     return _split_specs(clause)
 
@@ -79,9 +78,10 @@ class Matcher:
         base = _split_specs(match)
         extra: list[str] = []
         if source is not None:
-            extra.append(f"source={msgspec.json.encode(source).decode()}")
+            # json.dumps escapes what has no UTF-8 form (a lone surrogate) instead of raising
+            extra.append(f"source={json.dumps(source)}")
         if to is not None:
-            extra.append(f"fields.msg_to={msgspec.json.encode(to).decode()}")
+            extra.append(f"fields.msg_to={json.dumps(to)}")
         if cond is not None:
             extra.extend(condition(cond))
         self.base = base.joined(Alternative(extra))
@@ -94,8 +94,11 @@ class Matcher:
         """The OR-of-ANDs the hub may apply; None when everything must be sent."""
         alts = self.clauses or [self.base]
         where = [a.specs for a in alts]
-        # An alternative with no grammar specs (only evaluators) needs every event.
-        if any(not specs for specs in where):
+        # An alternative with no grammar specs (only evaluators) needs every event, and
+        # the hub closes a subscribe with more alternatives than it takes.
+        from waitbus_wire import MAX_WHERE_CLAUSES
+
+        if any(not specs for specs in where) or len(where) > MAX_WHERE_CLAUSES:
             return None
         return where
 

@@ -127,7 +127,7 @@ def parse_payload(body: bytes) -> tuple[list[Alert], int]:
     """
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise PayloadError(f"body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object (an Alertmanager webhook notification)")

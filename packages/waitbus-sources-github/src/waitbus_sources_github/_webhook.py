@@ -94,7 +94,7 @@ def handle_webhook(req: HttpRequest) -> HttpResponse:
         return _reply(400, error="missing X-GitHub-Event")
     try:
         body = _decode(req)
-    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+    except (ValueError, KeyError, UnicodeDecodeError, RecursionError) as exc:
         return _reply(400, error=f"the body is not a JSON delivery: {exc}")
     if not isinstance(body, dict):
         return _reply(400, error="the body must be a JSON object")
@@ -113,7 +113,7 @@ def handle_webhook(req: HttpRequest) -> HttpResponse:
 
 def _store(event: str, fields: dict[str, Any], owner: str | None, repo: str | None, raw: bytes) -> HttpResponse:
     import waitbus
-    from waitbus_store import StoreError
+    from waitbus_store import PathError, StoreError
 
     key = transition_key(event, fields)
     payload: bytes | None = raw
@@ -132,6 +132,6 @@ def _store(event: str, fields: dict[str, Any], owner: str | None, repo: str | No
         )
     except waitbus.EventError as exc:
         return _reply(400, error=f"cannot store this delivery: {exc}")
-    except StoreError as exc:
+    except (StoreError, PathError) as exc:  # PathError: the state dir went away since start
         return _reply(503, error=f"the event log could not be written: {exc}")
     return _reply(200, ok=True, event_id=result.event_id, inserted=result.inserted, delivery_id=key)

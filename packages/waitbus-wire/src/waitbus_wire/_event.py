@@ -47,8 +47,11 @@ def is_text(value: str) -> bool:
 
 
 def one_line(text: str, limit: int = MAX_SUMMARY_CHARS) -> str:
-    """Collapse whitespace runs so a summary always prints on one line."""
+    """Collapse whitespace runs so a summary always prints on one line (and can be
+    stored: a lone surrogate, from undecodable output, becomes U+FFFD)."""
     flat = " ".join(text.split())
+    if not is_text(flat):
+        flat = flat.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
 
 

@@ -129,8 +129,9 @@ def decode_subscribe(body: bytes) -> Subscribe:
     """Decode and validate a subscribe frame, raising SubscribeError with the reason."""
     try:
         sub = _sub_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
-        # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError) as exc:
+        # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError, and JSON
+        # nested deeper than the interpreter's recursion limit as RecursionError.
         raise SubscribeError(f"malformed subscribe: {exc}") from None
     if sub.proto not in SUPPORTED_PROTOS:
         raise SubscribeError(f"unsupported proto {sub.proto}", version=True)
@@ -158,13 +159,17 @@ def decode_server_message(body: bytes) -> ServerMessage | None:
     """Decode a hub frame; None for a well-formed frame of a kind we do not know
     (clients must ignore those). Raises msgspec errors on anything malformed."""
     try:
-        msg: ServerMessage = _server_decoder.decode(body)
-        return msg
-    except msgspec.ValidationError:
-        kind = msgspec.json.decode(body, type=_KindOnly).kind
-        if kind in _KNOWN_KINDS:
-            raise
-        return None
+        try:
+            msg: ServerMessage = _server_decoder.decode(body)
+            return msg
+        except msgspec.ValidationError:
+            kind = msgspec.json.decode(body, type=_KindOnly).kind
+            if kind in _KNOWN_KINDS:
+                raise
+            return None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        # Invalid UTF-8 in a string, JSON nested too deep: malformed like any other.
+        raise msgspec.DecodeError(f"malformed frame: {exc}") from None
 
 
 class _KindOnly(msgspec.Struct):
