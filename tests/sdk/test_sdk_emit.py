@@ -49,6 +49,7 @@ def test_missing_delivery_ids_are_unique():
         ({"source": "agent", "event_type": "x", "fields": {"big": "x" * 60000}}, "limit"),
         ({"source": "agent", "event_type": "x", "owner": "two\nlines"}, "owner must be"),
         ({"source": "agent", "event_type": "x", "delivery_id": ""}, "delivery_id"),
+        ({"source": "agent", "event_type": "x", "delivery_id": "\ud800"}, "delivery_id must be a UTF-8"),
     ],
 )
 def test_invalid_events_are_refused_and_nothing_is_written(kwargs, message):

@@ -16,7 +16,7 @@ from collections import namedtuple
 
 from waitbus_store._dirs import DB_NAME, DOORBELL_NAME, ensure_dirs, runtime_dir, state_dir
 from waitbus_store._store import Store
-from waitbus_wire import check_label, check_name, encode_fields, encode_payload, one_line
+from waitbus_wire import check_label, check_name, encode_fields, encode_payload, is_text, one_line
 
 # Short producers (`waitbus emit`, hooks, CI steps) pay every import: this module
 # loads neither typing nor pathlib nor threading (~5 ms together).
@@ -135,10 +135,12 @@ def emit(
     raw = encode_payload(payload)
     check_label("owner", owner)
     check_label("repo", repo)
-    if delivery_id is not None and (not isinstance(delivery_id, str) or not 0 < len(delivery_id) <= 256):
+    if delivery_id is not None and (
+        not isinstance(delivery_id, str) or not 0 < len(delivery_id) <= 256 or not is_text(delivery_id)
+    ):
         from waitbus_wire import EventError
 
-        raise EventError(f"delivery_id must be a string of 1..256 chars; got {delivery_id!r}")
+        raise EventError(f"delivery_id must be a UTF-8 string of 1..256 chars; got {delivery_id!r}")
     text = one_line(summary) if summary else f"{source} {event_type}"
     state, runtime = _dirs()
     with _producer.lock:
