@@ -139,11 +139,24 @@ def test_hot_verbs_load_no_heavy_module(hub, argv):
     heavy = HEAVY + EMIT_SKIPS if argv[0] == "emit" else HEAVY[:-1]
     code = (
         "import sys\n"
-        f"sys.argv = ['waitbus', *{argv!r}]\n"
-        "from waitbus_cli import main\n"
-        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "from waitbus_cli import fast_verb\n"  # main() would os._exit before the check
+        f"code = fast_verb({argv[0]!r}, {argv[1:]!r})\n"
         f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     expected = {"emit": "0", "wait": "124", "on": "124"}[argv[0]]
     assert out.stdout.strip().splitlines()[-1] == f"{expected} []", out.stdout + out.stderr
+
+
+def test_emit_into_a_closed_pipe_exits_141_quietly_and_keeps_the_event():
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        out = subprocess.run(
+            [WAITBUS, "emit", "agent", "piped"], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    finally:
+        os.close(write_end)
+    assert out.returncode == 141 and out.stderr == ""
+    with Store(resolve_paths().db) as store:
+        assert [row.event_type for row in store.read_after(0)] == ["piped"]
