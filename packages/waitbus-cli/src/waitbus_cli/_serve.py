@@ -107,7 +107,7 @@ def serve(log_level: str) -> int:
     """Run the hub (and the listener, when there is something for it to serve) in this
     process until SIGTERM (exit 0) or SIGINT (exit 130)."""
     from waitbus_hub import Hub, HubConfig, HubError
-    from waitbus_store import PathError, StoreError, resolve_paths
+    from waitbus_store import PathError, StoreError, resolve_dirs
 
     from ._listener import ListenerError
     from ._listener_run import describe
@@ -134,7 +134,7 @@ def serve(log_level: str) -> int:
             # The hub is the core: a port held by something else (often a listener unit
             # already running) costs the listener, said on start, not the bus.
             listener, why_not = None, str(exc)
-    hub = Hub(resolve_paths(), config)
+    hub = Hub(resolve_dirs(), config)
     try:
         hub.open()
     except (HubError, PathError, StoreError, OSError) as exc:
@@ -145,7 +145,7 @@ def serve(log_level: str) -> int:
             return exc.code
         print(f"waitbus serve: cannot start the hub: {exc}", file=sys.stderr)
         return _exit.USAGE
-    print(f"waitbus serve: broadcast hub up on {hub.paths.socket} (pid {os.getpid()})", file=sys.stderr)
+    print(f"waitbus serve: broadcast hub up on {hub.dirs.socket} (pid {os.getpid()})", file=sys.stderr)
     if listener is not None:
         print(f"waitbus serve: {describe(listener)}", file=sys.stderr)
         listener.start()

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from waitbus_store import PathError, StoreError, resolve_paths
+from waitbus_store import PathError, StoreError, resolve_dirs
 
 from ._server import Hub, HubConfig, HubError
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         retention_bytes=args.retention_bytes,
         retention_interval_s=max(1.0, args.retention_interval),
     )
-    hub = Hub(resolve_paths(), config)
+    hub = Hub(resolve_dirs(), config)
     try:
         hub.open()
     except HubError as exc:

@@ -20,10 +20,10 @@ import socket
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 
-from waitbus_store import Paths, Store, StoreError, prune
+from waitbus_store import Dirs, Store, StoreError, prune
 from waitbus_wire import (
+    HEADER_BYTES,
     FrameDecoder,
     FrameError,
     Heartbeat,
@@ -46,7 +46,11 @@ log = logging.getLogger("waitbus_hub")
 
 READ_BATCH = 1000
 REPLAY_LOW_WATER = 256 * 1024
-FRAME_CACHE = 1024  # recent frames reused by subscribers replaying the tail
+# Recent frames reused by subscribers replaying the tail, bounded by count and by
+# bytes: an entry holds the row, its frame and maybe the decoded fields (charged as
+# 3x the frame), so 48 KiB events cannot make the cache hundreds of MB.
+FRAME_CACHE = 1024
+FRAME_CACHE_BYTES = 8 * 1024 * 1024
 FIRST_PRUNE_SEC = 10.0
 # The WAL is checkpointed this long after the last activity, not on a fixed tick:
 # an idle hub wakes only for heartbeats.
@@ -86,8 +90,8 @@ class HubConfig:
 
 
 class Hub:
-    def __init__(self, paths: Paths, config: HubConfig | None = None) -> None:
-        self.paths = paths
+    def __init__(self, dirs: Dirs, config: HubConfig | None = None) -> None:
+        self.dirs = dirs
         self.config = config or HubConfig()
         self.metrics = Metrics()
         self.started = time.monotonic()
@@ -95,6 +99,7 @@ class Hub:
         self.live: list[Subscriber] = []
         self.sel = selectors.DefaultSelector()
         self._cache: OrderedDict[int, Prepared] = OrderedDict()
+        self._cache_bytes = 0
         self._stopping = False
         self._lock_fd: int | None = None
         self._own_socket_path = True
@@ -109,7 +114,7 @@ class Hub:
     # -- start-up ----------------------------------------------------------------
 
     def open(self) -> None:
-        paths = self.paths.ensure()
+        dirs = self.dirs.ensure()
         self._take_lock()
         old = os.umask(0o177)
         try:
@@ -119,7 +124,7 @@ class Hub:
             os.umask(old)
         # The doorbell is bound before the head is read: a commit after this point
         # rings us, a commit before it is at or below the head.
-        self.store = Store(paths.db)
+        self.store = Store(dirs.db)
         # The hub reads only the newest rows: a small page cache (512 KiB instead of
         # SQLite's 2 MiB default) keeps its resident size down.
         self.store.connection.execute("PRAGMA cache_size = -512")
@@ -134,24 +139,24 @@ class Hub:
         self.sel.register(self.listener, selectors.EVENT_READ, "accept")
         self.sel.register(self.doorbell, selectors.EVENT_READ, "doorbell")
         self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-        log.info("hub %d serving %s (head seq %d)", os.getpid(), paths.socket, self.head_seq)
+        log.info("hub %d serving %s (head seq %d)", os.getpid(), dirs.socket, self.head_seq)
 
     def _take_lock(self) -> None:
-        fd = os.open(self.paths.hub_lock, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.dirs.hub_lock, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            other = _holder_pid(fd)
             os.close(fd)
-            raise HubError(f"another hub (pid {other}) is already serving {self.paths.socket}", code=3) from None
+            raise HubError(f"another hub (pid {other}) is already serving {self.dirs.socket}", code=3) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
 
     def _bind_doorbell(self) -> socket.socket:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        _unlink(self.paths.doorbell)
-        s.bind(str(self.paths.doorbell))
+        _unlink(self.dirs.doorbell)
+        s.bind(self.dirs.doorbell)
         s.setblocking(False)
         return s
 
@@ -162,9 +167,9 @@ class Hub:
             self._own_socket_path = False
         else:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            _unlink(self.paths.socket)  # we hold the lock, so any file here is stale
-            s.bind(str(self.paths.socket))
-            os.chmod(self.paths.socket, 0o600)
+            _unlink(self.dirs.socket)  # we hold the lock, so any file here is stale
+            s.bind(self.dirs.socket)
+            os.chmod(self.dirs.socket, 0o600)
             s.listen(512)
         s.setblocking(False)
         return s
@@ -228,8 +233,9 @@ class Hub:
         if p is None:
             p = Prepared(row)  # type: ignore[arg-type]
             self._cache[row_seq] = p
-            if len(self._cache) > FRAME_CACHE:
-                self._cache.popitem(last=False)
+            self._cache_bytes += 3 * len(p.frame)
+            while len(self._cache) > FRAME_CACHE or (self._cache_bytes > FRAME_CACHE_BYTES and len(self._cache) > 1):
+                self._cache_bytes -= 3 * len(self._cache.popitem(last=False)[1].frame)
         return p
 
     def _read_new_rows(self) -> None:
@@ -317,7 +323,9 @@ class Hub:
             self.sel.register(conn, selectors.EVENT_READ, sub)
 
     def _on_client(self, sub: Subscriber, mask: int) -> None:
-        if sub.fd not in self.subs:
+        if self.subs.get(sub.fd) is not sub:
+            # Dropped earlier in this select() batch; its fd number may already belong
+            # to a client accepted since, which this stale event must not touch.
             return
         if mask & selectors.EVENT_READ:
             try:
@@ -338,15 +346,17 @@ class Hub:
                     self._drop(sub, rejected=True)
                     return
             # After the subscribe frame a client has nothing to say; bytes are ignored.
-        if mask & selectors.EVENT_WRITE and sub.fd in self.subs:
+        if mask & selectors.EVENT_WRITE and self.subs.get(sub.fd) is sub:
             self._flush(sub)
             if sub.state == REPLAY and sub.queued_bytes < REPLAY_LOW_WATER:
                 self._pump_replay(sub)
 
     def _on_handshake(self, sub: Subscriber, data: bytes) -> None:
         sub.handshake += data
+        # Only the first frame counts: bytes after it (even a bad length) are ignored.
+        first = int.from_bytes(sub.handshake[:HEADER_BYTES]) if len(sub.handshake) >= HEADER_BYTES else 0
         try:
-            bodies = FrameDecoder().feed(bytes(sub.handshake))
+            bodies = FrameDecoder().feed(bytes(sub.handshake[: HEADER_BYTES + first]))
         except FrameError:
             self._drop(sub, rejected=True)
             return
@@ -436,9 +446,13 @@ class Hub:
         if done and sub.state == CLOSING:
             self._drop(sub)
             return
-        if done == sub.want_write:
-            sub.want_write = not done
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if sub.want_write else 0)
+        # A replaying subscriber keeps write interest even once its queue drained: the
+        # next writable event pumps its next chunk (else it would wait for a doorbell or
+        # the heartbeat tick, up to heartbeat_sec).
+        want = not done or sub.state == REPLAY
+        if want != sub.want_write:
+            sub.want_write = want
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0)
             self.sel.modify(sub.sock, events, sub)
 
     def _reject(self, sub: Subscriber, msg: SubscribeRejected) -> None:
@@ -463,8 +477,9 @@ class Hub:
         self._drop(sub)
 
     def _drop(self, sub: Subscriber, *, rejected: bool = False) -> None:
-        if self.subs.pop(sub.fd, None) is None:
+        if self.subs.get(sub.fd) is not sub:  # already dropped (the fd may be reused)
             return
+        del self.subs[sub.fd]
         if rejected:
             self.metrics.rejected_connections += 1
         if sub in self.live:
@@ -487,11 +502,11 @@ class Hub:
         self.sel.unregister(self.listener)
         self.listener.close()
         if self._own_socket_path:
-            _unlink(self.paths.socket)
+            _unlink(self.dirs.socket)
         self._read_new_rows()
         self.sel.unregister(self.doorbell)
         self.doorbell.close()
-        _unlink(self.paths.doorbell)
+        _unlink(self.dirs.doorbell)
         for sub in list(self.subs.values()):
             if sub.state in (HANDSHAKE, REPLAY):
                 # A replaying client will resume from its cursor on reconnect.
@@ -519,8 +534,30 @@ class Hub:
             self._lock_fd = None
 
 
-def _unlink(path: Path) -> None:
+def _holder_pid(fd: int) -> str:
+    """The pid in the lock file. Its holder writes it just after taking the lock, so a hub
+    that lost a start-up race by microseconds can read an empty file or a crashed hub's
+    pid: re-read briefly until it names a live process."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        if (text.isdigit() and _alive(int(text))) or time.monotonic() > deadline:
+            return text or "?"
+        time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
     try:
-        path.unlink()
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
     except FileNotFoundError:
         pass

@@ -12,6 +12,7 @@ from ._dirs import DB_NAME as DB_FILENAME
 
 TYPE_CHECKING = False  # not `from typing import ...`: keeps producers' start-up cheap
 if TYPE_CHECKING:
+    from ._dirs import Dirs, resolve_dirs
     from ._paths import PathError, Paths, resolve_paths
     from ._retention import PruneResult, plan_prune, prune
     from ._row import Row
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 # public name -> private module
 _WHERE = {
+    "Dirs": "_dirs",
+    "resolve_dirs": "_dirs",
     "PathError": "_dirs",
     "Paths": "_paths",
     "resolve_paths": "_paths",
@@ -41,6 +44,7 @@ _WHERE = {
 __all__ = [
     "APPLICATION_ID",
     "DB_FILENAME",
+    "Dirs",
     "SCHEMA_VERSION",
     "InsertResult",
     "PathError",
@@ -53,6 +57,7 @@ __all__ = [
     "connect_readonly",
     "plan_prune",
     "prune",
+    "resolve_dirs",
     "resolve_paths",
     "schema_status",
 ]

@@ -15,6 +15,7 @@ APP = "waitbus"
 DB_NAME = "events.db"
 SOCKET_NAME = "broadcast.sock"
 DOORBELL_NAME = "doorbell.sock"
+HUB_LOCK_NAME = "hub.lock"
 
 # sun_path is 108 bytes on Linux, 104 on macOS; keep a margin for the NUL.
 _MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
@@ -71,3 +72,39 @@ def ensure_dirs(state: str, runtime: str) -> None:
     sock = os.path.join(runtime, SOCKET_NAME)
     if len(os.fsencode(sock)) > _MAX_SOCKET_PATH:
         raise PathError(f"socket path {sock} is too long for AF_UNIX; set a shorter WAITBUS_RUNTIME_DIR")
+
+
+class Dirs:
+    """The two directories as strings and the hub's files named from them: the
+    pathlib-free twin of waitbus_store.Paths for the hub, whose idle memory budget
+    (20 MB) pathlib's import (~0.7 MB) would eat into."""
+
+    __slots__ = ("runtime", "state")
+
+    def __init__(self, state: str, runtime: str) -> None:
+        self.state, self.runtime = state, runtime
+
+    @property
+    def db(self) -> str:
+        return os.path.join(self.state, DB_NAME)
+
+    @property
+    def socket(self) -> str:
+        return os.path.join(self.runtime, SOCKET_NAME)
+
+    @property
+    def doorbell(self) -> str:
+        return os.path.join(self.runtime, DOORBELL_NAME)
+
+    @property
+    def hub_lock(self) -> str:
+        return os.path.join(self.runtime, HUB_LOCK_NAME)
+
+    def ensure(self) -> Dirs:
+        ensure_dirs(self.state, self.runtime)
+        return self
+
+
+def resolve_dirs() -> Dirs:
+    """The directories in force now (re-read from the environment on every call)."""
+    return Dirs(state_dir(), runtime_dir())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from ._dirs import DB_NAME, DOORBELL_NAME, SOCKET_NAME, PathError, ensure_dirs, runtime_dir, state_dir
+from ._dirs import DB_NAME, DOORBELL_NAME, HUB_LOCK_NAME, SOCKET_NAME, PathError, ensure_dirs, runtime_dir, state_dir
 
 
 class Paths(NamedTuple):
@@ -40,7 +40,7 @@ class Paths(NamedTuple):
 
     @property
     def hub_lock(self) -> Path:
-        return self.runtime_dir / "hub.lock"
+        return self.runtime_dir / HUB_LOCK_NAME
 
     @property
     def autostart_lock(self) -> Path:
