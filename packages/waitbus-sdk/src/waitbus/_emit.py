@@ -14,9 +14,11 @@ import atexit
 import os
 from collections import namedtuple
 
-from waitbus_store._dirs import DB_NAME, DOORBELL_NAME, ensure_dirs, runtime_dir, state_dir
+from waitbus_store._dirs import DB_NAME, DOORBELL_NAME, ensure_dirs
 from waitbus_store._store import Store
 from waitbus_wire import check_label, check_name, encode_fields, encode_payload, is_text, one_line
+
+from ._paths import dirs
 
 # Short producers (`waitbus emit`, hooks, CI steps) pay every import: this module
 # loads neither typing nor pathlib nor threading (~5 ms together).
@@ -34,22 +36,6 @@ else:
     EmitResult = namedtuple("EmitResult", ["event_id", "inserted"], module=__name__)
 EmitResult.__doc__ = """What emit() did: the event's id and whether it was new (False: a delivery_id
 already stored, whose original event_id is returned)."""
-
-
-def _dirs() -> tuple[str, str]:
-    """(state dir, runtime dir) for the current WAITBUS_* / XDG environment."""
-    key = (
-        os.environ.get("WAITBUS_STATE_DIR"),
-        os.environ.get("WAITBUS_RUNTIME_DIR"),
-        os.environ.get("XDG_RUNTIME_DIR"),
-    )
-    found = _dirs_cache.get(key)
-    if found is None:
-        found = _dirs_cache[key] = (state_dir(), runtime_dir())
-    return found
-
-
-_dirs_cache: dict[tuple[str | None, str | None, str | None], tuple[str, str]] = {}
 
 
 class _Producer:
@@ -142,7 +128,7 @@ def emit(
 
         raise EventError(f"delivery_id must be a UTF-8 string of 1..256 chars; got {delivery_id!r}")
     text = one_line(summary) if summary else f"{source} {event_type}"
-    state, runtime = _dirs()
+    state, runtime = dirs()
     with _producer.lock:
         result = _producer.store_for(state, runtime).insert(
             source=source,
@@ -168,4 +154,4 @@ def fetch_payload(event_id: str) -> bytes | None:
 def fetch_stored(event_id: str) -> tuple[Row, bytes | None] | None:
     """An event's row and raw payload, read through this process's kept connection."""
     with _producer.lock:
-        return _producer.store_for(*_dirs()).get(event_id)
+        return _producer.store_for(*dirs()).get(event_id)
