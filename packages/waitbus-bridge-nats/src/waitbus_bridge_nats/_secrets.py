@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from waitbus_store import SecretsError
+from waitbus_store import read_secrets as read
 
 from ._errors import ConfigError
 
@@ -16,18 +18,9 @@ SECRET_NAMES = (USER, PASSWORD, TOKEN, CREDS)
 def read_secrets(path: Path) -> dict[str, str]:
     """The secrets file as a dict; {} if it does not exist. Refuses a file others can read."""
     try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        return {}
-    if mode & 0o077:
-        raise ConfigError(f"{path} is mode {mode:o}; it must be 0600 (chmod 600 {path})")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested past the stack
-        raise ConfigError(f"cannot read {path} ({exc}); fix or remove it") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must be a JSON object of strings")
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+        return read(path)
+    except SecretsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def auth_options(secrets: dict[str, str]) -> dict[str, Any]:

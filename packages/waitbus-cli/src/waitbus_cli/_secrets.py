@@ -1,5 +1,5 @@
-"""The 0600 secrets file (`<state dir>/secrets.json`): read, and merge one value in
-with an atomic replace. Values never go through argv and are never printed."""
+"""The 0600 secrets file (`<state dir>/secrets.json`): merge one value in with an
+atomic replace (waitbus_store reads it). Values never go through argv and are never printed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import re
 import tempfile
 from pathlib import Path
+
+from waitbus_store import SecretsError, read_secrets
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 KNOWN = {
@@ -21,25 +23,6 @@ KNOWN = {
     "nats-token": "NATS token for `waitbus bridge nats`",
     "nats-creds": "path of a NATS .creds file for `waitbus bridge nats`",
 }
-
-
-class SecretsError(RuntimeError):
-    pass
-
-
-def read_secrets(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise SecretsError(f"{path} is mode {mode:o}; it must be 0600 (chmod 600 {path})")
-    try:
-        data = json.loads(path.read_text())
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the stack
-        raise SecretsError(f"{path} is not valid JSON ({exc}); fix or remove it") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise SecretsError(f"{path} must be a JSON object of strings")
-    return data
 
 
 def store_secret(path: Path, name: str, value: str) -> bool:
@@ -65,3 +48,6 @@ def store_secret(path: Path, name: str, value: str) -> bool:
         Path(tmp).unlink(missing_ok=True)
         raise
     return rotated
+
+
+__all__ = ["KNOWN", "NAME_RE", "SecretsError", "read_secrets", "store_secret"]

@@ -29,21 +29,13 @@ def state_dir() -> Path:
 
 def read_secrets() -> dict[str, str]:
     """The 0600 secrets file (`waitbus install-credentials` writes it); {} if absent."""
-    from waitbus_store import resolve_paths
+    from waitbus_store import SecretsError, resolve_paths
+    from waitbus_store import read_secrets as read
 
-    path = resolve_paths().secrets
-    if not path.exists():
-        return {}
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise ConfigError(f"{path} is mode {mode:o}; it must be 0600 (chmod 600 {path})")
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read {path} ({exc}); fix or remove it") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must be a JSON object of strings")
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+        return read(resolve_paths().secrets)
+    except SecretsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_state(path: Path, version: int) -> dict[str, Any]:

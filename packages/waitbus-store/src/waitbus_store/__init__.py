@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ._retention import PruneResult, plan_prune, prune
     from ._row import Row
     from ._schema import APPLICATION_ID, SCHEMA_VERSION, SchemaError
+    from ._secrets import SecretsError, read_secrets
     from ._store import InsertResult, Store, StoreError, connect_readonly, schema_status
 
 
@@ -33,6 +34,8 @@ _WHERE = {
     "APPLICATION_ID": "_schema",
     "SCHEMA_VERSION": "_schema",
     "SchemaError": "_schema",
+    "SecretsError": "_secrets",
+    "read_secrets": "_secrets",
     "InsertResult": "_store",
     "Row": "_row",
     "Store": "_store",
@@ -52,11 +55,13 @@ __all__ = [
     "PruneResult",
     "Row",
     "SchemaError",
+    "SecretsError",
     "Store",
     "StoreError",
     "connect_readonly",
     "plan_prune",
     "prune",
+    "read_secrets",
     "resolve_dirs",
     "resolve_paths",
     "schema_status",
