@@ -11,7 +11,10 @@ from waitbus_wire import MAX_FRAME_BYTES, EventFrameRaw, Truncated, encode_frame
 
 
 class Prepared:
-    __slots__ = ("_row", "_view", "event_id", "event_type", "frame", "owner", "repo", "seq")
+    """The frame is encoded on first use: a replay through a `where` that skips most
+    of the log decides on the row and never pays for frames it does not send."""
+
+    __slots__ = ("_frame", "_row", "_view", "event_id", "event_type", "owner", "repo", "seq")
 
     def __init__(self, row: Row) -> None:
         self.seq = row.seq
@@ -21,22 +24,34 @@ class Prepared:
         self.repo = row.repo
         self._row = row
         self._view: dict[str, Any] | bool | None = False
-        body = encode_message(
-            EventFrameRaw(
-                event_id=row.event_id,
-                event_type=row.event_type,
-                source=row.source,
-                owner=row.owner,
-                repo=row.repo,
-                received_at=row.received_at,
-                delivery_id=row.delivery_id,
-                summary=row.summary,
-                fields=msgspec.Raw(row.fields.encode()),
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        if self._frame is None:
+            row = self._row
+            body = encode_message(
+                EventFrameRaw(
+                    event_id=row.event_id,
+                    event_type=row.event_type,
+                    source=row.source,
+                    owner=row.owner,
+                    repo=row.repo,
+                    received_at=row.received_at,
+                    delivery_id=row.delivery_id,
+                    summary=row.summary,
+                    fields=msgspec.Raw(row.fields.encode()),
+                )
             )
-        )
-        if len(body) > MAX_FRAME_BYTES:
-            body = encode_message(Truncated(event_id=row.event_id, reason=f"event frame is {len(body)} bytes"))
-        self.frame = encode_frame(body)
+            if len(body) > MAX_FRAME_BYTES:
+                body = encode_message(Truncated(event_id=row.event_id, reason=f"event frame is {len(body)} bytes"))
+            self._frame = encode_frame(body)
+        return self._frame
+
+    def size(self) -> int:
+        """What this entry costs a cache: the row's fields, its frame once made, and
+        the decoded fields once asked for, counted as 3x the stored text."""
+        return 3 * len(self._row.fields)
 
     def view(self) -> dict[str, Any] | None:
         """The event as a mapping for predicates; decoded at most once, only if a
