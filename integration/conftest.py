@@ -1,7 +1,6 @@
-"""Shared helper modules for the integration tests, registered under importable names
-(pytest runs with --import-mode=importlib, so a test file cannot import another file by
-name): the listener test helpers of tests/cli (start a real `waitbus listener serve`,
-raw socket requests, the stored rows) and the fuzzers' seeded case generators."""
+"""Shared helper modules for every integration test, registered once under importable
+names: pytest runs with --import-mode=importlib, so a test file cannot import another
+file by name. Listed so that a helper comes after the helpers it imports."""
 
 from __future__ import annotations
 
@@ -10,10 +9,23 @@ import sys
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
+_TESTS = _HERE.parent / "tests"
 _HELPERS = {
-    "waitbus_listener_test_helpers": _HERE.parent / "tests" / "cli" / "test_cli_listener.py",
+    # tests/github's stand-ins and payload loaders (sources, faults)
+    "waitbus_github_test_support": _TESTS / "github" / "support.py",
+    # real `waitbus listener serve`, raw requests, stored rows (fuzz, auth)
+    "waitbus_listener_test_helpers": _TESTS / "cli" / "test_cli_listener.py",
+    # the fuzzers' seeded case generators
     "waitbus_fuzz_cases": _HERE / "fuzz" / "cases.py",
-    "waitbus_src_pytest_packaging": _HERE / "sources" / "test_src_pytest_packaging.py",  # fresh-venv helpers
+    # real pytest sessions with the plugin (sources)
+    "waitbus_pytest_source_helpers": _HERE / "sources" / "test_src_pytest_session.py",
+    # fresh-venv wheel helpers (sources, bridge's CI-image test)
+    "waitbus_src_pytest_packaging": _HERE / "sources" / "test_src_pytest_packaging.py",
+    # faults: their own helpers, and the podman/fs/bus fixtures they reuse
+    "waitbus_fault_helpers": _HERE / "faults" / "_faults.py",
+    "waitbus_docker_test_support": _HERE / "sources" / "test_src_docker.py",
+    "waitbus_bus_delivery_tests": _HERE / "test_bus_delivery.py",
+    "waitbus_fs_source_tests": _HERE / "sources" / "test_src_fs.py",
 }
 
 for _name, _path in _HELPERS.items():

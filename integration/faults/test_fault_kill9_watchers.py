@@ -153,8 +153,11 @@ def test_docker_runner_kill9_mid_stream_resumes_from_its_cursor(
 ) -> None:
     first = start_runner()
     busy: list[Any] = []
-    burst = threading.Thread(  # back to back, while the runner is killed
-        target=lambda: busy.extend(containers(f"load{i}", ["sh", "-c", f"exit {10 + i}"]) for i in range(3))
+    # Back to back, while the runner is killed; each lives 1 s, so its die event comes
+    # well after the first start the kill waits for (quick containers were all reported
+    # before the kill landed, on a quiet box).
+    burst = threading.Thread(
+        target=lambda: busy.extend(containers(f"load{i}", ["sh", "-c", f"sleep 1; exit {10 + i}"]) for i in range(3))
     )
     burst.start()
     try:
