@@ -155,7 +155,11 @@ class RawClient:
         from waitbus_wire import FrameDecoder
 
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(str(path))
+        try:
+            self.sock.connect(str(path))
+        except OSError:
+            self.sock.close()
+            raise
         self.decoder = FrameDecoder()
         self.pending: list[bytes] = []
         self.eof = False

@@ -15,9 +15,12 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 import waitbus_fault_helpers as fh  # registered by conftest.py
 import waitbus_github_test_support as gh
@@ -25,6 +28,7 @@ import waitbus_github_test_support as gh
 from waitbus import emit
 from waitbus._hubinfo import hub_stats
 from waitbus_store import StoreError, resolve_paths
+from waitbus_wire import encode_frame, ulid_from_parts
 
 TOKEN = "emit-token-for-the-file-tests"
 
@@ -106,6 +110,43 @@ def test_a_corrupt_or_foreign_log_is_refused_by_every_door_and_left_untouched(
 
 
 # -- a missing or unusable state or runtime dir --------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_a_log_with_corrupt_pages_stops_the_hub_with_a_clear_message(raw_client: Callable[[], Any]) -> None:
+    """The header is intact, so the hub opens the file; the first replay that reaches
+    the damaged pages must stop it with exit 2 and the store's advice, once, rather
+    than drop every client with a traceback while they reconnect for ever."""
+    for i in range(3000):
+        emit("agent", "load", fields={"i": i, "pad": "x" * 200})
+    db = resolve_paths().db
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    with open(db, "r+b") as f:  # pages 20-60 of ~200: table pages, past the schema
+        f.seek(20 * 4096)
+        f.write(os.urandom(40 * 4096))
+    proc = subprocess.Popen(hub_cmd(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        client = fh.wait_until(lambda: _connected(raw_client), "the hub to listen")
+        client.send_raw(encode_frame(msgspec.json.encode({"since": ulid_from_parts(0, 0)})))
+        deadline = time.monotonic() + 30
+        while not client.eof and time.monotonic() < deadline:  # read the replay up to the damage
+            client.next(1)
+        assert proc.wait(30) == 2
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        out = proc.communicate(timeout=10)[0]
+    assert "cannot read the event log, stopping" in out and "move it away and run `waitbus init`" in out, out
+    assert "Traceback" not in out, out
+
+
+def _connected(raw_client: Callable[[], Any]) -> Any:
+    try:
+        return raw_client()
+    except OSError:  # not listening yet
+        return None
 
 
 @pytest.fixture

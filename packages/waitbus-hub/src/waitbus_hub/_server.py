@@ -53,6 +53,7 @@ REPLAY_SLICE = 200  # rows per turn of the loop (see _pump_replay)
 FRAME_CACHE = 1024
 FRAME_CACHE_BYTES = 8 * 1024 * 1024
 FIRST_PRUNE_SEC = 10.0
+EXIT_UNREADABLE = 2  # the event log cannot be read while serving (docs/exit-codes.md)
 # The WAL is checkpointed this long after the last activity, not on a fixed tick:
 # an idle hub wakes only for heartbeats.
 CHECKPOINT_DELAY_SEC = 1.0
@@ -187,24 +188,31 @@ class Hub:
             handshakes = (s.deadline for s in self.subs.values() if s.state == HANDSHAKE)
             next_ckpt = self._last_rows_at + CHECKPOINT_DELAY_SEC if self._rows_since_checkpoint else never
             timeout = min(next_beat, next_ckpt, next_prune, *handshakes) - now
-            for key, mask in self.sel.select(max(0.0, timeout)):
-                tag = key.data
-                if tag == "doorbell":
-                    self._drain_doorbell()
-                    self._read_new_rows()
-                elif tag == "accept":
-                    self._accept()
-                elif tag == "wake":
-                    self._drain_wake()
-                else:
-                    self._on_client(tag, mask)
-            now = time.monotonic()
+            try:
+                for key, mask in self.sel.select(max(0.0, timeout)):
+                    tag = key.data
+                    if tag == "doorbell":
+                        self._drain_doorbell()
+                        self._read_new_rows()
+                    elif tag == "accept":
+                        self._accept()
+                    elif tag == "wake":
+                        self._drain_wake()
+                    else:
+                        self._on_client(tag, mask)
+                now = time.monotonic()
+                if now >= next_beat:
+                    self._read_new_rows()  # safety net: a lost doorbell delays an event at most this long
+                    self._heartbeat()
+                    next_beat = now + self.config.heartbeat_sec
+            except StoreError as exc:
+                # A log the hub cannot read (a corrupt page, an I/O error) would fail
+                # every replay and every wake the same way: stop and say so once.
+                log.error("cannot read the event log, stopping: %s", exc)
+                self._drain()
+                return EXIT_UNREADABLE
             if now >= next_ckpt:
                 self._checkpoint()
-            if now >= next_beat:
-                self._read_new_rows()  # safety net: a lost doorbell delays an event at most this long
-                self._heartbeat()
-                next_beat = now + self.config.heartbeat_sec
             if now >= next_prune:
                 self._apply_retention()
                 next_prune = time.monotonic() + self.config.retention_interval_s
@@ -341,6 +349,8 @@ class Hub:
             if data and sub.state == HANDSHAKE:
                 try:
                     self._on_handshake(sub, data)
+                except StoreError:
+                    raise  # the log, not this client: the loop stops the hub
                 except Exception:
                     # Whatever a client sends, it costs at most its own connection.
                     log.exception("dropping client fd %d after an unexpected error", sub.fd)
@@ -507,7 +517,10 @@ class Hub:
         self.listener.close()
         if self._own_socket_path:
             _unlink(self.dirs.socket)
-        self._read_new_rows()
+        try:
+            self._read_new_rows()
+        except StoreError:
+            pass  # an unreadable log is why we stop; it was said then
         self.sel.unregister(self.doorbell)
         self.doorbell.close()
         _unlink(self.dirs.doorbell)

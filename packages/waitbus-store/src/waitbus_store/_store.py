@@ -21,7 +21,7 @@ from ._schema import SCHEMA_VERSION, SchemaError, check_ours, current_version, m
 # Every producer process imports this module: it loads neither typing nor pathlib.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import NamedTuple
+    from typing import Any, NamedTuple
 
     from ._row import Row
 
@@ -168,22 +168,32 @@ class Store:
         return result
 
     # -- reading ---------------------------------------------------------------
+    # Every read raises StoreError, not sqlite3's errors, when the file cannot be read
+    # (a corrupt page, an I/O error): callers report it with the store's advice.
+
+    def _all(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from None
+
+    def _first(self, sql: str, args: tuple[object, ...] = ()) -> tuple[Any, ...] | None:
+        rows = self._all(sql, args)
+        return rows[0] if rows else None
 
     def head(self) -> tuple[int, str] | None:
         """(seq, event_id) of the newest event, or None for an empty log."""
-        row = self._conn.execute("SELECT seq, event_id FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        row = self._first("SELECT seq, event_id FROM events ORDER BY seq DESC LIMIT 1")
         return (int(row[0]), str(row[1])) if row else None
 
     def read_after(self, seq: int, limit: int = 1000, *, upto: int | None = None) -> list[Row]:
         """Events with seq > `seq` (and <= `upto`), in commit order."""
         if upto is None:
-            rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-            ).fetchall()
+            rows = self._all(f"SELECT {_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
         else:
-            rows = self._conn.execute(
+            rows = self._all(
                 f"SELECT {_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?", (seq, upto, limit)
-            ).fetchall()
+            )
         from ._row import Row
 
         return [Row._make(r) for r in rows]
@@ -191,14 +201,12 @@ class Store:
     def seq_at_or_before(self, event_id: str) -> int:
         """The seq of the newest event whose id sorts at or before `event_id` (0 if
         none). Works for ids that were never stored, e.g. a time floor."""
-        row = self._conn.execute(
-            "SELECT seq FROM events WHERE event_id <= ? ORDER BY event_id DESC LIMIT 1", (event_id,)
-        ).fetchone()
+        row = self._first("SELECT seq FROM events WHERE event_id <= ? ORDER BY event_id DESC LIMIT 1", (event_id,))
         return int(row[0]) if row else 0
 
     def get(self, event_id: str) -> tuple[Row, bytes | None] | None:
         """One event and its raw payload, by id."""
-        row = self._conn.execute(f"SELECT {_COLUMNS}, payload FROM events WHERE event_id = ?", (event_id,)).fetchone()
+        row = self._first(f"SELECT {_COLUMNS}, payload FROM events WHERE event_id = ?", (event_id,))
         if row is None:
             return None
         payload = row[-1]
@@ -214,7 +222,8 @@ class Store:
             raise _explain(exc, self.path) from None
 
     def count(self) -> int:
-        return int(self._conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        row = self._first("SELECT count(*) FROM events")
+        return int(row[0]) if row else 0
 
     def size_bytes(self) -> int:
         """Bytes the main database file uses (pages in use, not the WAL)."""
