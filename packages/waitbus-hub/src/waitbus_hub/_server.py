@@ -116,6 +116,14 @@ class Hub:
     # -- start-up ----------------------------------------------------------------
 
     def open(self) -> None:
+        # Handlers first: a client may connect (and a supervisor send SIGTERM) as soon
+        # as the socket listens, and a stop then must drain and exit 0, not kill us.
+        self._wake_r, self._wake_w = socket.socketpair()
+        for s in (self._wake_r, self._wake_w):
+            s.setblocking(False)
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
         dirs = self.dirs.ensure()
         self._take_lock()
         old = os.umask(0o177)
@@ -132,12 +140,6 @@ class Hub:
         self.store.connection.execute("PRAGMA cache_size = -512")
         head = self.store.head()
         self.head_seq, self.head_id = head if head else (0, None)
-        self._wake_r, self._wake_w = socket.socketpair()
-        for s in (self._wake_r, self._wake_w):
-            s.setblocking(False)
-        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
         self.sel.register(self.listener, selectors.EVENT_READ, "accept")
         self.sel.register(self.doorbell, selectors.EVENT_READ, "doorbell")
         self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
