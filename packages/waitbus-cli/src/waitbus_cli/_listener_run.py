@@ -78,12 +78,8 @@ def serve_listener(port: int | None, log_level: str) -> int:
     except ValueError as exc:
         print(f"waitbus listener serve: --log-level: {exc}", file=sys.stderr)
         return _exit.USAGE
-    try:
-        listener = prepare(port)
-    except ListenerError as exc:
-        print(f"waitbus listener serve: {exc}", file=sys.stderr)
-        return _exit.USAGE
-
+    # Handlers before the socket is bound: a stop that arrives as soon as clients can
+    # connect is a clean one (exit 0), never the default action's kill.
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -91,6 +87,11 @@ def serve_listener(port: int | None, log_level: str) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
+    try:
+        listener = prepare(port)
+    except ListenerError as exc:
+        print(f"waitbus listener serve: {exc}", file=sys.stderr)
+        return _exit.USAGE
     # Said before serving starts (the socket is bound: early clients wait in the backlog),
     # so the line is in the log before any request can be answered.
     print(f"waitbus listener serve: {describe(listener)}", file=sys.stderr, flush=True)
