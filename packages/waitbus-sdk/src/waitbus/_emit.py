@@ -46,13 +46,13 @@ class _Producer:
         self.store: Store | None = None
         self.bell: _socket.socket | None = None
 
-    def store_for(self, state: str, runtime: str) -> Store:
+    def store_for(self, state: str) -> Store:
         db = os.path.join(state, DB_NAME)
         if self.store is None or self.pid != os.getpid() or self.db != db:
             # After fork the parent's handles must not be used: drop them unclosed.
             if self.pid == os.getpid():
                 self.close()
-            ensure_dirs(state, runtime)
+            ensure_dirs(state, None)  # the log only: ringing a missing hub is a no-op
             self.store = Store(db)
             self.pid, self.db = os.getpid(), db
             self.bell = None
@@ -113,7 +113,8 @@ def emit(
     returns the original event_id with `inserted=False`; without one, a fresh key
     is used. Raises waitbus_wire.EventError for invalid input,
     waitbus_store.StoreError if the log cannot be written (nothing is: the transaction
-    is rolled back) and waitbus_store.PathError if the state or runtime dir is unusable.
+    is rolled back) and waitbus_store.PathError if the state dir is unusable (a broken
+    runtime dir only means no hub hears of it now; the hub replays it later).
     """
     check_name("source", source)
     check_name("event_type", event_type)
@@ -130,7 +131,7 @@ def emit(
     text = one_line(summary) if summary else f"{source} {event_type}"
     state, runtime = dirs()
     with _producer.lock:
-        result = _producer.store_for(state, runtime).insert(
+        result = _producer.store_for(state).insert(
             source=source,
             event_type=event_type,
             fields=fields_json,
@@ -154,4 +155,4 @@ def fetch_payload(event_id: str) -> bytes | None:
 def fetch_stored(event_id: str) -> tuple[Row, bytes | None] | None:
     """An event's row and raw payload, read through this process's kept connection."""
     with _producer.lock:
-        return _producer.store_for(*dirs()).get(event_id)
+        return _producer.store_for(dirs()[0]).get(event_id)

@@ -54,9 +54,13 @@ def runtime_dir() -> str:
     return os.path.join(tempfile.gettempdir(), f"{APP}-{os.getuid()}")
 
 
-def ensure_dirs(state: str, runtime: str) -> None:
-    """Create both dirs 0700 (tightening our own dirs if they are looser)."""
+def ensure_dirs(state: str, runtime: str | None) -> None:
+    """Create the dirs 0700 (tightening our own dirs if they are looser). A producer
+    passes no runtime dir: it needs only the log, and a broken runtime dir (where the
+    hub's sockets live) must not cost it an event the hub can replay later."""
     for d in (state, runtime):
+        if d is None:
+            continue
         try:
             os.makedirs(d, mode=0o700, exist_ok=True)
             st = os.stat(d)
@@ -69,9 +73,10 @@ def ensure_dirs(state: str, runtime: str) -> None:
                 f"{d} is not writable by uid {os.getuid()}; fix its permissions or set "
                 "WAITBUS_STATE_DIR/WAITBUS_RUNTIME_DIR"
             )
-    sock = os.path.join(runtime, SOCKET_NAME)
-    if len(os.fsencode(sock)) > _MAX_SOCKET_PATH:
-        raise PathError(f"socket path {sock} is too long for AF_UNIX; set a shorter WAITBUS_RUNTIME_DIR")
+    if runtime is not None:
+        sock = os.path.join(runtime, SOCKET_NAME)
+        if len(os.fsencode(sock)) > _MAX_SOCKET_PATH:
+            raise PathError(f"socket path {sock} is too long for AF_UNIX; set a shorter WAITBUS_RUNTIME_DIR")
 
 
 class Dirs:
