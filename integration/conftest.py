@@ -11,6 +11,8 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 _TESTS = _HERE.parent / "tests"
 _HELPERS = {
+    # polling for a process's visible effect (faults, bridge)
+    "waitbus_waiting": _HERE / "_waiting.py",
     # tests/github's stand-ins and payload loaders (sources, faults)
     "waitbus_github_test_support": _TESTS / "github" / "support.py",
     # real `waitbus listener serve`, raw requests, stored rows (fuzz, auth)

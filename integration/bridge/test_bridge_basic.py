@@ -29,7 +29,7 @@ def test_only_matching_events_leave_and_nothing_leaves_by_default(nats_server, s
     marker = a.emit_cli("pytest", "pytest_session", 'outcome="failed"')
     # Alpha publishes in log order, so once the marker is on beta, anything before it
     # that had matched would be there too.
-    wait_until(lambda: any(r[2] == marker for r in b.rows()), 30, "the marker on beta")
+    wait_until(lambda: any(r[2] == marker for r in b.rows()), "the marker on beta", timeout=30)
     assert b.remote_tags("private") == []
     assert b.remote_tags("from-gamma") == []
     assert nats_server.stream_messages() == 1

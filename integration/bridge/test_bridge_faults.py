@@ -33,7 +33,7 @@ def _streaming(nats_server, stack_factory, wait_until):
     b.start_bridge(nats_server.url)
     a.start_bridge(nats_server.url, "--source", "agent", "--no-inbound")
     emitter = _emit_in_background(a, N, "k", 0.003)
-    wait_until(lambda: len(b.remote_tags("k")) >= 30, 30, "the first events on beta")
+    wait_until(lambda: len(b.remote_tags("k")) >= 30, "the first events on beta", timeout=30)
     return a, b, emitter
 
 

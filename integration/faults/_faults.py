@@ -6,12 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from waitbus_waiting import wait_until  # re-exported: the fault tests call fh.wait_until
+
 WAITBUS = Path(sys.executable).with_name("waitbus")
 
 
@@ -47,17 +46,8 @@ def integrity_ok() -> bool:
         return bool(store.connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)])
 
 
-def wait_until(probe: Callable[[], T | None], what: str, timeout: float = 30.0, every: float = 0.02) -> T:
-    """Poll `probe` until it returns something truthy; fail saying `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(every)
-
-
 def line_count(path: Path) -> int:
     return len(path.read_text().split()) if path.exists() else 0
+
+
+__all__ = ["WAITBUS", "cli", "db_path", "integrity_ok", "line_count", "stored", "wait_until"]

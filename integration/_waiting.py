@@ -1,0 +1,23 @@
+"""Waiting on a real process's visible effect (a row, a socket, a log line) without
+tight timing: poll until it shows, fail naming what never came. Shared by the
+integration directories through integration/conftest.py."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(probe: Callable[[], T | None], what: str, timeout: float = 30.0, every: float = 0.02) -> T:
+    """Poll `probe` until it returns something truthy; fail saying `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = probe()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(every)
