@@ -1,4 +1,5 @@
-"""The state and runtime directories as plain strings, for short-lived producers.
+"""The state and runtime directories as plain strings, for the processes that keep
+their imports small: short-lived producers (start-up time) and the hub (resident size).
 
 `waitbus emit` runs in a few tens of milliseconds, so this module imports neither
 pathlib nor typing, and answers the common Linux case (XDG_STATE_HOME or an absolute
