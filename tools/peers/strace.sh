@@ -13,5 +13,5 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y --no-install-recommends strace
+apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 strace
 echo "strace peer: installed $(command -v strace)"
