@@ -68,6 +68,24 @@ def test_asubscribe_streams_and_resumes_after_a_hub_restart(hub):
     assert len(got) == 2 and got[0] < got[1]
 
 
+@pytest.mark.timeout(60)
+def test_asubscribe_all_of_yields_the_event_completing_each_fresh_set(hub):
+    async def main() -> list[int]:
+        for i, key in enumerate(["a", "b", "b", "a", "a"]):
+            emit("agent", "step", fields={key: 1, "i": i})
+        stream = asubscribe(all_of=["agent:fields.a=1", "agent:fields.b=1"], since=30)
+        got: list[int] = []
+        async for frame in stream:
+            got.append(frame.fields["i"])
+            if len(got) == 2:
+                break
+        await stream.aclose()
+        return got
+
+    # sets: {a0, b1} completed by 1; then {b2, a3} completed by 3
+    assert asyncio.run(main()) == [1, 3]
+
+
 @pytest.mark.timeout(30)
 def test_no_hub_and_autostart_off_is_a_clear_error():
     with pytest.raises(HubUnavailable, match="WAITBUS_NO_AUTOSTART"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from waitbus import EventFrame, PredicateError, register_condition, register_evaluator
-from waitbus._match import Matcher, parse_clause
+from waitbus import EventFrame, Matcher, PredicateError, register_condition, register_evaluator
+from waitbus_wire import clause_specs
 
 
 def frame(source: str = "agent", event_type: str = "e", **fields: object) -> EventFrame:
@@ -36,8 +36,25 @@ def test_all_of_is_sticky_across_events_and_first_of_is_not():
 
 
 def test_clause_source_prefix_is_optional_and_json_colons_are_not_a_source():
-    assert parse_clause("pytest:fields.x=1").specs == ['source="pytest"', "fields.x=1"]
-    assert parse_clause('fields.x={"a":1}').specs == ['fields.x={"a":1}']
+    assert clause_specs("pytest:fields.x=1") == ['source="pytest"', "fields.x=1"]
+    assert clause_specs('fields.x={"a":1}') == ['fields.x={"a":1}']
+    assert clause_specs(["fields.x=1", "fields.y=2"]) == ["fields.x=1", "fields.y=2"]
+
+
+def test_a_clause_that_is_neither_text_nor_a_list_of_specs_is_a_predicate_error():
+    with pytest.raises(PredicateError, match="must be a string"):
+        clause_specs(["fields.x=1", 3])  # type: ignore[list-item]
+    with pytest.raises(PredicateError, match="a clause is a string or a list"):
+        clause_specs(3)  # type: ignore[arg-type]
+
+
+def test_all_of_starts_a_fresh_set_after_each_completed_one():
+    m = Matcher(all_of=["fields.a=1", "fields.b=1"])
+    assert not m.offer(frame(a=1))
+    assert m.offer(frame(b=1))
+    # the set just completed is spent: b alone again does not complete a new one
+    assert not m.offer(frame(b=1))
+    assert m.offer(frame(a=1))
 
 
 def test_base_predicate_applies_to_every_clause():

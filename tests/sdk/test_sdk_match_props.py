@@ -13,8 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from waitbus import EventFrame, PredicateError
-from waitbus._match import Matcher
+from waitbus import EventFrame, Matcher, PredicateError
 from waitbus_hub._subscriber import Subscriber
 from waitbus_wire import decode_subscribe
 

@@ -13,8 +13,8 @@ from waitbus_wire import (
     MAX_SPEC_CHARS,
     MAX_SPECS,
     MISSING,
-    Clause,
     EventFrame,
+    KeyTest,
     Predicate,
     PredicateError,
     json_equal,
@@ -96,7 +96,7 @@ def test_length_cap() -> None:
 
 def test_count_cap() -> None:
     assert MAX_SPECS == 64
-    assert len(parse_predicate([f"k{i}=1" for i in range(64)]).clauses) == 64
+    assert len(parse_predicate([f"k{i}=1" for i in range(64)]).tests) == 64
     with pytest.raises(PredicateError, match="65 match specs; the limit is 64"):
         parse_predicate([f"k{i}=1" for i in range(65)])
 
@@ -107,10 +107,10 @@ def test_error_type() -> None:
 
 def test_grouping_and_dedup() -> None:
     p = parse_predicate(["a=1", "b=2", "a=2", "a=1"])
-    assert p == Predicate((Clause("a", (1, 2)), Clause("b", (2,))))
+    assert p == Predicate((KeyTest("a", (1, 2)), KeyTest("b", (2,))))
     # 1 and 1.0 are equal JSON numbers but distinct literals: both kept, both match 1.
-    assert parse_predicate(["a=1", "a=1.0"]).clauses[0].values == (1, 1.0)
-    assert parse_predicate(["a=1", "a=true"]).clauses[0].values == (1, True)
+    assert parse_predicate(["a=1", "a=1.0"]).tests[0].values == (1, 1.0)
+    assert parse_predicate(["a=1", "a=true"]).tests[0].values == (1, True)
 
 
 def test_single_string_none_and_empty() -> None:
@@ -128,7 +128,7 @@ def test_specs_are_canonical_and_and_combines() -> None:
 
 
 def test_clause_path() -> None:
-    assert Clause("fields.jobs.0.name", ("x",)).path == ("fields", "jobs", "0", "name")
+    assert KeyTest("fields.jobs.0.name", ("x",)).path == ("fields", "jobs", "0", "name")
 
 
 # -- matching --------------------------------------------------------------------------
@@ -284,7 +284,7 @@ def test_property_specs_round_trip(pairs: list[tuple[list[str], Any]]) -> None:
     assert q.specs() == p.specs()
     # Every parsed value equals (as JSON) the value it was written from.
     for path, value in pairs:
-        clause = next(c for c in p.clauses if c.key == ".".join(path))
+        clause = next(c for c in p.tests if c.key == ".".join(path))
         assert any(json_equal(value, v) for v in clause.values)
 
 

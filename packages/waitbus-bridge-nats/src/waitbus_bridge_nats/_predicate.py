@@ -8,14 +8,12 @@ two bridged buses never echo each other's events back and forth.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
-from waitbus_wire import EventFrame, Predicate, PredicateError, check_name, parse_predicate
+from waitbus_wire import EventFrame, Predicate, PredicateError, check_name, clause_specs, parse_predicate
 
 REMOTE_KEY = "remote"  # fields.remote = {"host", "event_id", "received_at"} on bridged-in events
-_CLAUSE_RE = re.compile(r"^([a-z][a-z0-9_.-]{0,63}):(.*)$", re.S)
 
 
 def is_bridged(fields: dict[str, Any]) -> bool:
@@ -46,14 +44,6 @@ class OutboundFilter:
         return " OR ".join("(" + " AND ".join(a) + ")" for a in self.alternatives)
 
 
-def _clause(text: str) -> list[str]:
-    """`source:key=json` (the source part optional), as in `waitbus wait --first-of`."""
-    m = _CLAUSE_RE.match(text)
-    if m and "=" not in m.group(1):
-        return [f"source={json.dumps(m.group(1))}", m.group(2)]
-    return [text]
-
-
 def build_filter(
     *,
     match: Sequence[str] = (),
@@ -77,7 +67,7 @@ def build_filter(
             raise PredicateError("--all sends every event: do not combine it with --match/--source/--first-of")
         return OutboundFilter(((),))
     if first_of:
-        alternatives = tuple(tuple(base + _clause(c)) for c in first_of)
+        alternatives = tuple(tuple(base + clause_specs(c)) for c in first_of)
     elif base:
         alternatives = (tuple(base),)
     else:

@@ -107,8 +107,7 @@ def build(
     """Validate the flags and map them to wait_for arguments."""
     import json
 
-    from waitbus import register_evaluator
-    from waitbus._match import Matcher
+    from waitbus import Matcher, register_evaluator
     from waitbus_wire import check_name
 
     from ._units import parse_duration

@@ -62,7 +62,7 @@ class ChannelConfig:
         if not self.match:
             return True
         if self._matcher is None:
-            from waitbus._match import Matcher
+            from waitbus import Matcher
 
             self._matcher = Matcher(list(self.match))
         return bool(self._matcher.offer(frame))

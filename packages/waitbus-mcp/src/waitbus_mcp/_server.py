@@ -218,8 +218,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from waitbus import PredicateError
-    from waitbus._match import Matcher
+    from waitbus import Matcher, PredicateError
 
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="waitbus-mcp %(levelname)s %(message)s")

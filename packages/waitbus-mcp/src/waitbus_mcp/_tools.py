@@ -135,7 +135,7 @@ async def _emit(bridge: Bridge, args: Args) -> dict[str, Any]:
 
 
 async def _recent(bridge: Bridge, args: Args) -> dict[str, Any]:
-    from waitbus._match import Matcher
+    from waitbus import Matcher
 
     source = args.text("source", max_len=64)
     event_type = args.text("event_type", max_len=128)
@@ -176,8 +176,7 @@ async def _tail(bridge: Bridge, args: Args) -> dict[str, Any]:
 
 def _check_predicate(tool: str, match: list[str] | None, **kwargs: Any) -> None:
     """Parse the predicate before anything connects: a bad spec is the caller's to fix."""
-    from waitbus import PredicateError
-    from waitbus._match import Matcher
+    from waitbus import Matcher, PredicateError
 
     try:
         Matcher(match, **kwargs)
@@ -222,7 +221,7 @@ def _in_log(
     predicate (all-of: completes the set), reading the log only."""
     import time
 
-    from waitbus._match import Matcher
+    from waitbus import Matcher
     from waitbus_wire import ulid_floor
 
     if since is None:

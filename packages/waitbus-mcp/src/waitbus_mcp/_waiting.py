@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING, cast
 from . import _store
 
 if TYPE_CHECKING:
-    from waitbus_wire import EventFrame
+    from waitbus_wire import Clause, EventFrame
 
 GATHER_S = 0.1  # after the first event of a tail, how long to collect the ones arriving with it
-
-Clause = str | Sequence[str]
 
 
 def json_literal(value: str) -> str:
@@ -32,6 +30,7 @@ def _stream(
     *,
     source: str | None = None,
     to: str | None = None,
+    all_of: Sequence[Clause] | None = None,
     first_of: Sequence[Clause] | None = None,
     since: str | float | None = None,
 ) -> AsyncGenerator[EventFrame, None]:
@@ -40,7 +39,7 @@ def _stream(
     # asubscribe is an async generator function (annotated as an iterator): it has aclose().
     return cast(
         "AsyncGenerator[EventFrame, None]",
-        asubscribe(list(match or []), source=source, to=to, first_of=first_of, since=since),
+        asubscribe(list(match or []), source=source, to=to, all_of=all_of, first_of=first_of, since=since),
     )
 
 
@@ -54,20 +53,12 @@ async def first_match(
     since: str | float | None = None,
     timeout: float,
 ) -> EventFrame | None:
-    """The event that satisfies the predicate (all-of: completes the set), or None at `timeout`.
-
-    The hub is asked for candidates of any clause; all-of stickiness is kept here with
-    the SDK's own Matcher, exactly as `waitbus.wait_for` keeps it.
-    """
-    from waitbus._match import Matcher
-
-    sticky = Matcher(match, source=source, to=to, all_of=all_of) if all_of else None
-    stream = _stream(match, source=source, to=to, first_of=all_of or first_of, since=since)
+    """The event that satisfies the predicate (all-of: completes the set), or None at `timeout`."""
+    stream = _stream(match, source=source, to=to, all_of=all_of, first_of=first_of, since=since)
     try:
         async with asyncio.timeout(timeout):
             async for frame in stream:
-                if sticky is None or sticky.offer(frame):
-                    return frame
+                return frame
     except TimeoutError:
         return None
     finally:
@@ -98,7 +89,7 @@ async def tail(
     arrives with it for a moment. `next_cursor` is always safe to pass back: every event
     at or before it has been looked at.
     """
-    from waitbus._match import Matcher
+    from waitbus import Matcher
 
     matcher = Matcher(list(match), source=source)
     if cursor is None:

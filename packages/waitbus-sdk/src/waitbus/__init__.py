@@ -16,16 +16,18 @@ TYPE_CHECKING = False  # not `from typing import ...`: typing alone costs ~5 ms 
 if TYPE_CHECKING:
     from typing import Any
 
-    from waitbus_wire import EventError, EventFrame, PredicateError
+    from waitbus_wire import Clause, EventError, EventFrame, PredicateError
 
     from ._api import asubscribe, request, respond, subscribe, wait_for
     from ._emit import EmitResult, emit, fetch_payload
     from ._errors import HubRejected, HubUnavailable, WaitbusError
+    from ._match import Matcher
     from ._registry import register_condition, register_evaluator
     from ._sources import HttpRequest, HttpResponse, Route, SourceSpec, register_source
     from ._stream import Subscription
 
 _WHERE = {
+    "Clause": "waitbus_wire",
     "EventError": "waitbus_wire",
     "EventFrame": "waitbus_wire",
     "PredicateError": "waitbus_wire",
@@ -44,6 +46,7 @@ _WHERE = {
     "Route": "waitbus._sources",
     "HttpRequest": "waitbus._sources",
     "HttpResponse": "waitbus._sources",
+    "Matcher": "waitbus._match",
     "register_condition": "waitbus._registry",
     "register_evaluator": "waitbus._registry",
     "register_source": "waitbus._sources",
@@ -51,6 +54,7 @@ _WHERE = {
 }
 
 __all__ = [
+    "Clause",
     "EmitResult",
     "EventError",
     "EventFrame",
@@ -58,6 +62,7 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "HubUnavailable",
+    "Matcher",
     "PredicateError",
     "Route",
     "SourceSpec",

@@ -7,9 +7,9 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from waitbus_wire import EventFrame, is_ulid, ulid_floor
+from waitbus_wire import Clause, EventFrame, is_ulid, ulid_floor
 
-from ._match import Clause, Matcher
+from ._match import Matcher
 from ._stream import Subscription, astream
 
 Since = str | float | int | None
@@ -33,6 +33,7 @@ def subscribe(
     *,
     source: str | None = None,
     to: str | None = None,
+    all_of: Sequence[Clause] | None = None,
     first_of: Sequence[Clause] | None = None,
     since: Since = None,
     cond: str | None = None,
@@ -42,11 +43,11 @@ def subscribe(
 
     `match` is one `key=json` spec or a list (AND across keys, OR within a key);
     `since` (an event id, or seconds) first replays stored events after it. The
-    stream survives hub restarts with no gap and no duplicate.
+    stream survives hub restarts with no gap and no duplicate. With `all_of`, the
+    stream yields each event that completes a set; the next needs a fresh set.
     """
-    return Subscription(
-        Matcher(match, source=source, to=to, cond=cond, first_of=first_of), since=_since(since), autostart=autostart
-    )
+    matcher = Matcher(match, source=source, to=to, cond=cond, all_of=all_of, first_of=first_of)
+    return Subscription(matcher, since=_since(since), autostart=autostart)
 
 
 async def asubscribe(
@@ -54,13 +55,14 @@ async def asubscribe(
     *,
     source: str | None = None,
     to: str | None = None,
+    all_of: Sequence[Clause] | None = None,
     first_of: Sequence[Clause] | None = None,
     since: Since = None,
     cond: str | None = None,
     autostart: bool | None = None,
 ) -> AsyncIterator[EventFrame]:
     """The asyncio twin of subscribe(): `async for frame in asubscribe(...)`."""
-    matcher = Matcher(match, source=source, to=to, cond=cond, first_of=first_of)
+    matcher = Matcher(match, source=source, to=to, cond=cond, all_of=all_of, first_of=first_of)
     async for frame in astream(matcher, since=_since(since), autostart=autostart):
         yield frame
 

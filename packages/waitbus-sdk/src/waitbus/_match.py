@@ -1,26 +1,23 @@
-"""Turn wait_for/subscribe arguments into (a) the predicates the hub applies before
-sending, so a waiter is sent only candidates, and (b) the full client-side test,
-including evaluator languages and all-of stickiness."""
+"""The consumer's matcher: turns wait_for/subscribe arguments into (a) the predicates the
+hub applies before sending, so a waiter is sent only candidates, and (b) the full
+client-side test, including evaluator languages and all-of stickiness."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from waitbus_wire import EventFrame, PredicateError, parse_predicate
+from waitbus_wire import PREFIX_RE, Clause, EventFrame, PredicateError, clause_specs, parse_predicate
 
 from ._registry import condition, evaluator
 
 Test = Callable[[EventFrame], bool]
-Clause = str | Sequence[str]
-_PREFIX_RE = re.compile(r"^([a-z][a-z0-9_.-]{0,63}):(.*)$", re.S)
 
 
 @dataclass
 class Alternative:
-    """An AND of grammar specs plus client-only evaluator tests."""
+    """One compiled clause: an AND of grammar specs plus client-only evaluator tests."""
 
     specs: list[str] = field(default_factory=list)
     tests: list[Test] = field(default_factory=list)
@@ -35,15 +32,15 @@ class Alternative:
         return self.predicate.matches(frame) and all(t(frame) for t in self.tests)
 
 
-def _split_specs(match: str | Sequence[str] | None) -> Alternative:
-    items = [] if match is None else [match] if isinstance(match, str) else list(match)
+def _compile(items: Sequence[str]) -> Alternative:
+    """Split specs into grammar specs and `name:text` evaluator tests."""
     specs: list[str] = []
     tests: list[Test] = []
     for item in items:
         if not isinstance(item, str):
             raise PredicateError(f"a match spec must be a string, got {type(item).__name__}")
-        m = _PREFIX_RE.match(item)
-        compile_fn = evaluator(m.group(1)) if m and "=" not in m.group(1) else None
+        m = PREFIX_RE.match(item)
+        compile_fn = evaluator(m.group(1)) if m else None
         if m and compile_fn is not None:
             tests.append(compile_fn(m.group(2)))
         else:
@@ -51,18 +48,16 @@ def _split_specs(match: str | Sequence[str] | None) -> Alternative:
     return Alternative(specs, tests)
 
 
-def parse_clause(clause: Clause) -> Alternative:
-    """One all-of/first-of clause: `source:key=json` (the source part optional), or
-    a list of specs."""
-    if isinstance(clause, str):
-        m = _PREFIX_RE.match(clause)
-        if m and "=" not in m.group(1):
-            return _split_specs([f"source={json.dumps(m.group(1))}", m.group(2)])
-        return _split_specs(clause)
-    return _split_specs(clause)
-
-
 class Matcher:
+    """The whole test of a wait or a subscription, fed one event at a time.
+
+    `match` specs, `source`, `to` and `cond` AND into a base every event must meet;
+    `all_of` / `first_of` clauses (see `waitbus_wire.clause_specs`) each AND with it.
+    `offer()` is True for an event that satisfies the wait; with `all_of` that is the
+    event completing the set, after which the set starts empty again (so a stream
+    yields once per fresh set).
+    """
+
     def __init__(
         self,
         match: str | Sequence[str] | None = None,
@@ -75,7 +70,7 @@ class Matcher:
     ) -> None:
         if all_of and first_of:
             raise PredicateError("use all_of or first_of, not both")
-        base = _split_specs(match)
+        base = _compile([] if match is None else [match] if isinstance(match, str) else list(match))
         extra: list[str] = []
         if source is not None:
             # json.dumps escapes what has no UTF-8 form (a lone surrogate) instead of raising
@@ -87,17 +82,17 @@ class Matcher:
         self.base = base.joined(Alternative(extra))
         self.sticky = bool(all_of)
         clauses = all_of or first_of or []
-        self.clauses = [self.base.joined(parse_clause(c)) for c in clauses]
+        self.clauses = [self.base.joined(_compile(clause_specs(c))) for c in clauses]
         self.met: set[int] = set()
 
     def hub_where(self) -> list[list[str]] | None:
         """The OR-of-ANDs the hub may apply; None when everything must be sent."""
+        from waitbus_wire import MAX_WHERE_CLAUSES
+
         alts = self.clauses or [self.base]
         where = [a.specs for a in alts]
         # An alternative with no grammar specs (only evaluators) needs every event, and
         # the hub closes a subscribe with more alternatives than it takes.
-        from waitbus_wire import MAX_WHERE_CLAUSES
-
         if any(not specs for specs in where) or len(where) > MAX_WHERE_CLAUSES:
             return None
         return where
@@ -112,6 +107,9 @@ class Matcher:
             if alt.matches(frame):
                 hit = True
                 self.met.add(i)
-        if self.sticky:
-            return hit and len(self.met) == len(self.clauses)
-        return hit
+        if not self.sticky:
+            return hit
+        if hit and len(self.met) == len(self.clauses):
+            self.met.clear()
+            return True
+        return False

@@ -1,6 +1,8 @@
-"""The match grammar: `dotted.key=<json literal>`.
+"""The match grammar: `dotted.key=<json literal>`, and clauses built from it.
 
-Specs AND across keys and OR within a repeated key. The right side is JSON, so types
+Specs AND across keys and OR within a repeated key. A *clause* is one alternative of an
+all-of / first-of (or of a subscribe's `where`): an AND of specs, written as a list of
+specs or as one `source:key=json` string (the `source:` part optional). The right side is JSON, so types
 are exact: `fields.run_id=12345` is a number and never matches the string "12345";
 `true` never matches `1`; `=null` matches a key present with null, not a missing key.
 Numbers compare by value (JSON has one number type, so 1 equals 1.0).
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 TYPE_CHECKING = False  # not `from typing import ...`: producers' start-up pays every import
 if TYPE_CHECKING:
@@ -22,6 +24,10 @@ MAX_SPECS = 64
 # keeps a deep predicate meeting a deep event from exhausting the interpreter's stack.
 MAX_VALUE_DEPTH = 32
 _KEY_RE = re.compile(r"^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$")
+# `name:rest` where name has no `=`: a source shorthand (in a clause) or an evaluator (in a spec)
+PREFIX_RE = re.compile(r"^([a-z][a-z0-9_.-]{0,63}):(.*)$", re.S)
+
+Clause = str | Sequence[str]
 
 
 class PredicateError(ValueError):
@@ -75,8 +81,8 @@ def json_equal(a: Any, b: Any) -> bool:
     return False
 
 
-class Clause:
-    """One key and the values it may take (OR). Plain slotted class, not a
+class KeyTest:
+    """One key of a predicate and the values it may take (OR). Plain slotted class, not a
     dataclass: `dataclasses` imports `inspect`, ~5 ms on every `waitbus emit`."""
 
     __slots__ = ("key", "path", "values")
@@ -87,13 +93,13 @@ class Clause:
         self.path = tuple(key.split("."))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Clause) and (self.key, self.values) == (other.key, other.values)
+        return isinstance(other, KeyTest) and (self.key, self.values) == (other.key, other.values)
 
     def __hash__(self) -> int:
         return hash((self.key, self.values))
 
     def __repr__(self) -> str:
-        return f"Clause({self.key!r}, {self.values!r})"
+        return f"KeyTest({self.key!r}, {self.values!r})"
 
     def matches(self, event: Any) -> bool:
         got = lookup(event, self.path)
@@ -103,28 +109,28 @@ class Clause:
 
 
 class Predicate:
-    """AND of clauses. The empty predicate matches everything."""
+    """AND of key tests. The empty predicate matches everything."""
 
-    __slots__ = ("clauses",)
+    __slots__ = ("tests",)
 
-    def __init__(self, clauses: tuple[Clause, ...] = ()) -> None:
-        self.clauses = clauses
+    def __init__(self, tests: tuple[KeyTest, ...] = ()) -> None:
+        self.tests = tests
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Predicate) and self.clauses == other.clauses
+        return isinstance(other, Predicate) and self.tests == other.tests
 
     def __hash__(self) -> int:
-        return hash(self.clauses)
+        return hash(self.tests)
 
     def __repr__(self) -> str:
-        return f"Predicate({self.clauses!r})"
+        return f"Predicate({self.tests!r})"
 
     def matches(self, event: Any) -> bool:
-        return all(c.matches(event) for c in self.clauses)
+        return all(c.matches(event) for c in self.tests)
 
     def specs(self) -> list[str]:
         """Canonical spec strings, parseable back into an equal predicate."""
-        return [f"{c.key}={_dumps(v)}" for c in self.clauses for v in c.values]
+        return [f"{c.key}={_dumps(v)}" for c in self.tests for v in c.values]
 
     def __and__(self, other: Predicate) -> Predicate:
         return parse_predicate(self.specs() + other.specs())
@@ -190,4 +196,22 @@ def parse_predicate(specs: str | Iterable[str] | None) -> Predicate:
         alts = grouped.setdefault(key, [])
         if not any(json_equal(value, v) and type(value) is type(v) for v in alts):
             alts.append(value)
-    return Predicate(tuple(Clause(k, tuple(v)) for k, v in grouped.items()))
+    return Predicate(tuple(KeyTest(k, tuple(v)) for k, v in grouped.items()))
+
+
+def clause_specs(clause: Clause) -> list[str]:
+    """The specs one clause ANDs: `source:key=json` becomes `source="source"` and
+    `key=json`; a string without the prefix is one spec; a list is taken as it is.
+    Only the grammar is read here: a spec may still be an evaluator's `name:text`."""
+    if isinstance(clause, str):
+        m = PREFIX_RE.match(clause)
+        if m and "=" not in m.group(1):
+            return [f"source={json.dumps(m.group(1))}", m.group(2)]
+        return [clause]
+    if not isinstance(clause, Sequence):
+        raise PredicateError(f"a clause is a string or a list of specs, got {type(clause).__name__}")
+    items = list(clause)
+    for item in items:
+        if not isinstance(item, str):
+            raise PredicateError(f"a match spec must be a string, got {type(item).__name__}")
+    return items
