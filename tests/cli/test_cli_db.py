@@ -196,7 +196,12 @@ def test_migrate_on_a_current_store_does_nothing():
     waitbus.emit("agent", "x")
     code, result = migrate()
     assert code == 0
-    assert (result["before"], result["after"], result["migrated"], result["created"]) == (2, 2, False, False)
+    assert (result["before"], result["after"], result["migrated"], result["created"]) == (
+        SCHEMA_VERSION,
+        SCHEMA_VERSION,
+        False,
+        False,
+    )
     text = run("db", "migrate")
     assert "the latest: nothing to do" in text.stdout
 

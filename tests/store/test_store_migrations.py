@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from waitbus_store import APPLICATION_ID, SCHEMA_VERSION, Store, StoreError, schema_status
+from waitbus_store import APPLICATION_ID, SCHEMA_VERSION, Store, StoreError, bus_id, schema_status
 from waitbus_store._schema import MIGRATIONS
 
 EVENTS_COLUMNS = [
@@ -46,7 +46,7 @@ def snapshot(path: Path) -> tuple[bytes, int, list[str]]:
 
 
 def test_fresh_file_reaches_schema_version(db_path: Path) -> None:
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 2
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 3
     with Store(db_path) as s:
         assert (s.schema_before, s.schema_version) == (0, SCHEMA_VERSION)
         conn = s.connection
@@ -76,6 +76,18 @@ def test_table_shape_is_the_documented_contract(store: Store) -> None:
     assert "AUTOINCREMENT" in autoinc
 
 
+def test_every_log_gets_its_own_stable_bus_id(tmp_path: Path) -> None:
+    a, b = tmp_path / "a" / "events.db", tmp_path / "b" / "events.db"
+    first = bus_id(a)
+    assert len(first) == 32 and int(first, 16) >= 0
+    assert bus_id(a) == first  # stable across opens
+    with Store(a) as s:
+        s.insert(source="x", event_type="y", fields=b"{}")
+        assert s.connection.execute("SELECT count(*) FROM bus").fetchone()[0] == 1
+    assert bus_id(a) == first
+    assert bus_id(b) != first  # a second log on the same host is another bus
+
+
 def test_reopen_is_idempotent(db_path: Path) -> None:
     with Store(db_path) as s:
         s.insert(source="a", event_type="b", fields=b"{}", delivery_id="d")
@@ -99,10 +111,11 @@ def test_older_file_is_migrated_forward_keeping_rows(db_path: Path) -> None:
     conn.close()
     assert schema_status(db_path) == (1, SCHEMA_VERSION)
     with Store(db_path) as s:
-        assert (s.schema_before, s.schema_version) == (1, 2)
+        assert (s.schema_before, s.schema_version) == (1, SCHEMA_VERSION)
         assert s.count() == 1
         s.set_bookmark("b", "01ARZ3NDEKTSV4RRFFQ69G5FAV")  # table from migration 2
         assert s.get_bookmark("b") == "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    assert len(bus_id(db_path)) == 32  # migration 3 gave the old log an identity
 
 
 def test_empty_existing_file_is_treated_as_new(db_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from waitbus_store import Store, StoreError, connect_readonly
+from waitbus_store import SCHEMA_VERSION, Store, StoreError, connect_readonly
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_writes_are_refused(filled: Path, sql: str) -> None:
     with Store(filled) as s:
         assert s.count() == 3
         assert s.get_bookmark("x") is None
-        assert s.schema_version == 2
+        assert s.schema_version == SCHEMA_VERSION
 
 
 def test_turning_query_only_off_does_not_allow_writes(filled: Path) -> None:

@@ -13,6 +13,7 @@ from ._dirs import DB_NAME as DB_FILENAME
 TYPE_CHECKING = False  # not `from typing import ...`: keeps producers' start-up cheap
 if TYPE_CHECKING:
     from ._dirs import Dirs, resolve_dirs
+    from ._identity import bus_id
     from ._paths import PathError, Paths, resolve_paths
     from ._retention import PruneResult, plan_prune, prune
     from ._row import Row
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "Dirs": "_dirs",
     "resolve_dirs": "_dirs",
+    "bus_id": "_identity",
     "PathError": "_dirs",
     "Paths": "_paths",
     "resolve_paths": "_paths",
@@ -58,6 +60,7 @@ __all__ = [
     "SecretsError",
     "Store",
     "StoreError",
+    "bus_id",
     "connect_readonly",
     "plan_prune",
     "prune",

@@ -40,6 +40,14 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at INTEGER NOT NULL
     );
     """,
+    # 3: this bus's identity (bridges tell buses apart by it; host names can repeat).
+    # Made by SQLite's own CSPRNG inside the migration, so every log gets one, once.
+    """
+    CREATE TABLE bus (
+        id TEXT NOT NULL PRIMARY KEY CHECK (length(id) = 32)
+    );
+    INSERT INTO bus (id) VALUES (lower(hex(randomblob(16))));
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
