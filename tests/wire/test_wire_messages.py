@@ -22,6 +22,7 @@ from waitbus_wire import (
     SubscribeAck,
     SubscribeError,
     SubscribeRejected,
+    SubscriberInfo,
     Truncated,
     decode_server_message,
     decode_subscribe,
@@ -288,8 +289,30 @@ def test_hub_stats_keys() -> None:
         "frames_sent",
         "evictions",
         "rejected_connections",
+        "clients",
     ]
     assert decode_server_message(encode_message(stats)) == stats
+
+
+def test_hub_stats_clients_decode_and_default_to_empty() -> None:
+    info = SubscriberInfo(pid=42, state="live", connected_sec=1.5, queued_bytes=10, behind_rows=0)
+    stats = HubStats(
+        pid=1,
+        uptime_sec=2.0,
+        subscribers=1,
+        head_event_id=None,
+        events_broadcast=0,
+        frames_sent=0,
+        evictions=0,
+        rejected_connections=0,
+        clients=[info],
+    )
+    assert decode_server_message(encode_message(stats)) == stats
+    # A hub from before `clients` existed still decodes, with none listed.
+    old = b'{"kind":"hub_stats","pid":1,"uptime_sec":1.0,"subscribers":0,"head_event_id":null,'
+    old += b'"events_broadcast":0,"frames_sent":0,"evictions":0,"rejected_connections":0}'
+    decoded = decode_server_message(old)
+    assert isinstance(decoded, HubStats) and decoded.clients == []
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ from waitbus_wire._predicate import PredicateError
 from ._metrics import Metrics
 from ._rows import Prepared
 from ._sockinfo import peer_uid, room_for
-from ._subscriber import CLOSING, HANDSHAKE, LIVE, REPLAY, Subscriber
+from ._subscriber import CLOSING, HANDSHAKE, LIVE, REPLAY, Subscriber, client_stats
 
 log = logging.getLogger("waitbus_hub")
 
@@ -446,6 +446,7 @@ class Hub:
                         frames_sent=m.frames_sent,
                         evictions=m.evictions,
                         rejected_connections=m.rejected_connections,
+                        clients=client_stats(self.subs.values(), self.head_seq),
                     )
                 )
             )

@@ -19,6 +19,17 @@ def peer_uid(sock: socket.socket) -> int | None:
     return _getpeereid(sock.fileno())
 
 
+def peer_pid(sock: socket.socket) -> int | None:
+    """The peer's process id (for hub_stats), or None where the platform cannot say."""
+    if _SO_PEERCRED is None:
+        return None
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, _SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    return int(struct.unpack("3i", creds)[0])
+
+
 def _getpeereid(fd: int) -> int | None:
     # ctypes costs ~1.7 MB of RSS: load it only on platforms without SO_PEERCRED.
     import ctypes

@@ -8,14 +8,16 @@ tells whether the stream sits at a frame boundary (needed for a clean eviction).
 from __future__ import annotations
 
 import socket
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from waitbus_wire import Predicate, Subscribe, parse_predicate
+from waitbus_wire import MAX_STATS_CLIENTS, Predicate, Subscribe, SubscriberInfo, parse_predicate
 from waitbus_wire._predicate import PredicateError
 
 from ._rows import Prepared
+from ._sockinfo import peer_pid
 
 IOV_MAX = 512
 
@@ -25,6 +27,7 @@ HANDSHAKE, REPLAY, LIVE, CLOSING = "handshake", "replay", "live", "closing"
 class Subscriber:
     __slots__ = (
         "all_repos",
+        "connected_at",
         "cursor",
         "deadline",
         "event_types",
@@ -59,6 +62,7 @@ class Subscriber:
         self.handshake = bytearray()
         self.deadline = deadline
         self.op: str | None = None
+        self.connected_at = time.monotonic()
 
     def configure(self, sub: Subscribe) -> None:
         """Adopt a validated subscribe frame; PredicateError if `where` is bad."""
@@ -121,6 +125,26 @@ class Subscriber:
         return True
 
 
+def client_stats(subs: Iterable[Subscriber], head_seq: int) -> list[SubscriberInfo]:
+    """hub_stats' `clients`: who is connected and how far behind, the most lagging first."""
+    now = time.monotonic()
+    ranked = sorted(
+        (s for s in subs if s.state in (LIVE, REPLAY)),
+        key=lambda s: (s.queued_bytes, head_seq - s.cursor),
+        reverse=True,
+    )
+    return [
+        SubscriberInfo(
+            pid=peer_pid(s.sock),
+            state=s.state,
+            connected_sec=round(now - s.connected_at, 3),
+            queued_bytes=s.queued_bytes,
+            behind_rows=max(0, head_seq - s.cursor) if s.state == REPLAY else 0,
+        )
+        for s in ranked[:MAX_STATS_CLIENTS]
+    ]
+
+
 def _head(queue: deque[bytes], skip: int) -> list[bytes]:
     out = []
     for i, frame in enumerate(queue):
@@ -132,4 +156,4 @@ def _head(queue: deque[bytes], skip: int) -> list[bytes]:
     return out
 
 
-__all__ = ["CLOSING", "HANDSHAKE", "LIVE", "REPLAY", "PredicateError", "Subscriber"]
+__all__ = ["CLOSING", "HANDSHAKE", "LIVE", "REPLAY", "PredicateError", "Subscriber", "client_stats"]

@@ -81,6 +81,19 @@ class SubscribeRejected(
     supported: list[int] | None = None
 
 
+MAX_STATS_CLIENTS = 256  # hub_stats lists at most this many subscribers (keeps it one frame)
+
+
+class SubscriberInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One connected subscriber, as hub_stats reports it."""
+
+    pid: int | None  # the peer process (SO_PEERCRED); None where the platform cannot say
+    state: str  # "replay" or "live"
+    connected_sec: float
+    queued_bytes: int  # frames queued in the hub that its socket has not taken: its lag
+    behind_rows: int  # rows of the log not yet offered to it (while replaying), else 0
+
+
 class HubStats(msgspec.Struct, frozen=True, kw_only=True, tag="hub_stats", tag_field="kind"):
     """Our extension: the reply to a subscribe frame with `"op": "stats"`."""
 
@@ -92,6 +105,8 @@ class HubStats(msgspec.Struct, frozen=True, kw_only=True, tag="hub_stats", tag_f
     frames_sent: int
     evictions: int
     rejected_connections: int
+    # The most lagging first, at most MAX_STATS_CLIENTS; absent from older hubs.
+    clients: list[SubscriberInfo] = msgspec.field(default_factory=list)
 
 
 ServerMessage = EventFrame | Truncated | SubscribeAck | Heartbeat | SubscribeRejected | HubStats
