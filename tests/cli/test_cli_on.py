@@ -130,7 +130,7 @@ def test_runs_once_with_the_event_in_env_and_file_and_exits_with_cmds_status(hub
     event = json.loads(seen["file"])
     assert (event["event_id"], event["owner"], event["fields"]["status"]) == (sent.event_id, "acme", "ok")
     assert set(event) == {
-        "event_id", "event_type", "source", "owner", "repo", "received_at", "delivery_id", "summary", "fields"
+        "event_id", "time", "event_type", "source", "owner", "repo", "received_at", "delivery_id", "summary", "fields"
     }  # fmt: skip
     assert seen["mode"] == 0o600
     assert not Path(env["WAITBUS_EVENT_FILE"]).exists()  # removed once CMD exited

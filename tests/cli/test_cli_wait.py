@@ -184,6 +184,7 @@ def test_json_prints_every_event_field(hub):
     event = msgspec.json.decode(out.stdout)
     received_at = event.pop("received_at")
     assert isinstance(received_at, int) and abs(received_at / 1e9 - time.time()) < 60
+    assert event.pop("time").endswith("Z")
     assert event == {
         "event_id": sent.event_id,
         "event_type": "build_done",

@@ -58,9 +58,10 @@ def prune(
 ) -> int:
     from waitbus_store import StoreError, plan_prune, resolve_paths
     from waitbus_store import prune as store_prune
+    from waitbus_wire import iso_utc
 
     from ._entities import open_store
-    from ._render import CliError, dumps, fail, human_bytes, iso_utc, progress
+    from ._render import CliError, dumps, fail, human_bytes, progress
 
     try:
         limits, origin = _limits(older_than, max_size, max_rows)
@@ -149,9 +150,10 @@ def migrate(*, as_json: bool) -> int:
 
 def stats(*, as_json: bool) -> int:
     from waitbus_store import resolve_paths
+    from waitbus_wire import iso_utc
 
     from ._entities import open_log
-    from ._render import CliError, dumps, fail, human_bytes, iso_utc, local_time, table
+    from ._render import CliError, dumps, fail, human_bytes, local_time, table
 
     db = resolve_paths().db
     try:

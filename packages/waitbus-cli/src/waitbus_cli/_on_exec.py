@@ -97,7 +97,7 @@ class Running:
     def __init__(self, argv: list[str], frame: EventFrame, on_exit: queue.Queue[Any] | None = None) -> None:
         import tempfile
 
-        from ._predicate_opts import event_json
+        from waitbus_wire import event_json
 
         fd, self.event_file = tempfile.mkstemp(prefix="waitbus-event-", suffix=".json", dir=_event_dir())
         with os.fdopen(fd, "wb") as f:  # mkstemp makes it 0600

@@ -261,14 +261,3 @@ def _config_conditions(path: Path) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ValueError(f"[conditions] in {path} must be a table of name = ['key=json', ...]")
     return table
-
-
-def event_dict(frame: EventFrame) -> dict[str, Any]:
-    """Every EventFrame field, for --json and $WAITBUS_EVENT_FILE."""
-    return {name: getattr(frame, name) for name in frame.__struct_fields__}
-
-
-def event_json(frame: EventFrame) -> bytes:
-    import msgspec
-
-    return msgspec.json.encode(event_dict(frame))

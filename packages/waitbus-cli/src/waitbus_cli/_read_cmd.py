@@ -21,7 +21,9 @@ _SOURCE_HELP = "Only events of this source (pytest, docker, github, agent, ...).
 
 
 def _print_event(frame: EventFrame, as_json: bool) -> None:
-    from ._render import dumps, emit_line, event_dict, event_line
+    from waitbus_wire import event_dict
+
+    from ._render import dumps, emit_line, event_line
 
     emit_line(dumps(event_dict(frame)) if as_json else event_line(frame))
 
@@ -85,9 +87,10 @@ def watch(*, match: list[str], source: str | None, since: str | None, bookmark: 
 
 def list_events(*, since: str | None, limit: int, source: str | None, match: list[str], as_json: bool) -> int:
     from waitbus_store import Row, resolve_paths
+    from waitbus_wire import event_dict
 
     from ._entities import COLUMNS, Filter, open_log, parse_since
-    from ._render import CliError, dumps, event_dict, event_line, fail
+    from ._render import CliError, dumps, event_line, fail
 
     try:
         flt = Filter(source, match)

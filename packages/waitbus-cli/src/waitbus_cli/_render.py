@@ -37,11 +37,6 @@ def local_time(ns: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns / 1e9))
 
 
-def iso_utc(ns: int) -> str:
-    """RFC 3339 UTC with milliseconds, e.g. 2025-06-01T12:00:00.123Z."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns // 10**6 % 1000:03d}Z"
-
-
 def where_label(owner: str | None, repo: str | None) -> str:
     if not owner and not repo:
         return "-"
@@ -52,21 +47,6 @@ def event_line(e: EventFrame) -> str:
     """time  source/event_type  owner/repo  summary  event_id"""
     where = where_label(e.owner, e.repo)
     return f"{local_time(e.received_at)}  {e.source}/{e.event_type}  {where}  {e.summary}  {e.event_id}"
-
-
-def event_dict(e: EventFrame) -> dict[str, Any]:
-    return {
-        "event_id": e.event_id,
-        "time": iso_utc(e.received_at),
-        "received_at": e.received_at,
-        "source": e.source,
-        "event_type": e.event_type,
-        "owner": e.owner,
-        "repo": e.repo,
-        "delivery_id": e.delivery_id,
-        "summary": e.summary,
-        "fields": e.fields,
-    }
 
 
 def dumps(value: Any) -> str:

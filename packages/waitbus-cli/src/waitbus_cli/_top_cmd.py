@@ -38,7 +38,7 @@ class Entity:
         return [entity, self.source, self.state, self.events, local_time(self.received_at), self.summary]
 
     def as_dict(self) -> dict[str, Any]:
-        from ._render import iso_utc
+        from waitbus_wire import iso_utc
 
         return {
             "entity": f"{self.kind} {self.name}",

@@ -35,8 +35,9 @@ def describe(frame: EventFrame) -> str:
 def run_wait(args: WaitArgs, *, as_json: bool) -> int:
     from waitbus import HubRejected, HubUnavailable, wait_for
     from waitbus_store import PathError, StoreError
+    from waitbus_wire import event_json
 
-    from ._predicate_opts import event_json, is_failed_run
+    from ._predicate_opts import is_failed_run
 
     try:
         frame = wait_for(**args.kwargs(), timeout=args.timeout)

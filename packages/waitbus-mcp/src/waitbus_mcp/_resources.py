@@ -17,6 +17,8 @@ import re
 
 from mcp import MCPError, types
 
+from waitbus_wire import iso_utc
+
 from . import _store
 from ._fence import fence, render_payload
 
@@ -103,7 +105,7 @@ async def read(uri: str) -> types.ReadResourceResult:
         header = (
             f"waitbus event {frame.event_id}\n"
             f"source: {frame.source}\nevent_type: {frame.event_type}\n"
-            f"received_at: {_store.iso(frame.received_at)}\n"
+            f"time: {iso_utc(frame.received_at)}\n"
             f"payload: {'none' if payload is None else f'{len(payload)} bytes'}"
             + (f" (raw bytes: {RAW_TEMPLATE.format(event_id=frame.event_id)})" if payload is not None else "")
         )

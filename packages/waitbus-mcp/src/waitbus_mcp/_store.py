@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from waitbus_wire import iso_utc
 
 if TYPE_CHECKING:
     from waitbus_wire import EventFrame
@@ -71,24 +72,11 @@ def _frame(row: tuple[Any, ...]) -> EventFrame:
     )
 
 
-def iso(received_at_ns: int) -> str:
-    return datetime.fromtimestamp(received_at_ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def event_dict(frame: EventFrame) -> dict[str, Any]:
-    """An event as the tools return it (fields verbatim, plus a time and the resource URI)."""
-    return {
-        "event_id": frame.event_id,
-        "source": frame.source,
-        "event_type": frame.event_type,
-        "owner": frame.owner,
-        "repo": frame.repo,
-        "received_at": iso(frame.received_at) if frame.received_at else None,
-        "delivery_id": frame.delivery_id,
-        "summary": frame.summary,
-        "fields": frame.fields,
-        "resource": f"waitbus://event/{frame.event_id}",
-    }
+    """An event as the tools return it: the one event shape, plus its resource URI."""
+    from waitbus_wire import event_dict as shape
+
+    return {**shape(frame), "resource": f"waitbus://event/{frame.event_id}"}
 
 
 # -- status ---------------------------------------------------------------------------------
@@ -295,7 +283,7 @@ def source_state(source: str, *, recent_n: int = 10, window: int = 500) -> dict[
                 "state": state_of(frame),
                 "event_type": frame.event_type,
                 "event_id": frame.event_id,
-                "received_at": iso(frame.received_at),
+                "time": iso_utc(frame.received_at),
                 "summary": frame.summary,
             }
             for name, frame in entities.items()
@@ -304,7 +292,7 @@ def source_state(source: str, *, recent_n: int = 10, window: int = 500) -> dict[
             {
                 "event_id": f.event_id,
                 "event_type": f.event_type,
-                "received_at": iso(f.received_at),
+                "time": iso_utc(f.received_at),
                 "summary": f.summary,
                 "owner": f.owner,
                 "repo": f.repo,

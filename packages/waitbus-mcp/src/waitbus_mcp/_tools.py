@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from mcp import types
 
+from waitbus_wire import iso_utc
+
 from . import _hub, _store
 from ._validate import MAX_LIMIT, MAX_WAIT_S, Args, ToolInputError
 from ._waiting import first_match, json_literal, tail
@@ -236,7 +238,8 @@ def _message(frame: EventFrame) -> dict[str, Any]:
     f = frame.fields
     return {
         "event_id": frame.event_id,
-        "received_at": _store.iso(frame.received_at) if frame.received_at else None,
+        "time": iso_utc(frame.received_at),
+        "received_at": frame.received_at,
         "from": f.get("msg_from"),
         "to": f.get("msg_to"),
         "correlation_id": f.get("msg_correlation_id"),

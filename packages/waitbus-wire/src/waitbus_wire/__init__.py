@@ -1,7 +1,8 @@
 """waitbus-wire: the contract every waitbus process speaks.
 
 Framing (4-byte big-endian length + JSON), the v1 hub messages, the event model and
-its limits, monotonic ULIDs, and the `key=json` predicate grammar.
+its limits, monotonic ULIDs, the `key=json` predicate grammar, and an event's one
+JSON shape for every consumer.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         FrameError,
         encode_frame,
     )
+    from ._json import event_dict, event_json, iso_utc
     from ._messages import (
         DEFAULT_HEARTBEAT_SEC,
         FILTER_RE,
@@ -91,6 +93,9 @@ _WHERE = {
     "encode_fields": "_event",
     "encode_payload": "_event",
     "one_line": "_event",
+    "event_dict": "_json",
+    "event_json": "_json",
+    "iso_utc": "_json",
     "HEADER_BYTES": "_frame",
     "MAX_FRAME_BYTES": "_frame",
     "FrameDecoder": "_frame",
@@ -181,10 +186,13 @@ __all__ = [
     "decode_subscribe",
     "decode_ulid",
     "encode_fields",
+    "event_dict",
+    "event_json",
     "encode_frame",
     "encode_message",
     "encode_payload",
     "is_text",
+    "iso_utc",
     "is_ulid",
     "json_equal",
     "lookup",
