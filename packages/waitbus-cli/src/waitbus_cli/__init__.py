@@ -51,6 +51,9 @@ def main() -> None:
     argv = sys.argv[1:]
     if argv and argv[0] in _FAST_VERBS:
         _leave(fast_verb(argv[0], argv[1:]))
+    from waitbus_store import bound_log_from_env
+
+    bound_log_from_env()  # a daemon under launchd: its log file stays bounded
     from ._app import main as typer_main
 
     typer_main()

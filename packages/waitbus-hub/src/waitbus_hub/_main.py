@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from waitbus_store import PathError, StoreError, resolve_dirs
+from waitbus_store import PathError, StoreError, bound_log_from_env, resolve_dirs
 
 from ._server import Hub, HubConfig, HubError
 
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    bound_log_from_env()  # before logging: its handler keeps the stderr it finds
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s waitbus-hub %(levelname)s %(message)s")
     if args.heartbeat_sec < 1 or args.lag_limit_bytes < 65536:

@@ -83,9 +83,14 @@ def connect(paths: Paths, *, autostart: bool | None = None) -> socket.socket:
                 "no hub is running and none can be started here: install waitbus-hub "
                 "(or the waitbus meta-package) or run `waitbus broadcast serve` somewhere"
             )
+        from waitbus_store import LOG_FILE_ENV
+
+        # The hub rotates hub.log by size itself (LOG_FILE_ENV); the file opened here
+        # catches only what is said before it gets that far.
+        env = {**os.environ, LOG_FILE_ENV: str(paths.hub_log)}
         with open(paths.hub_log, "ab") as logf:
             proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True, close_fds=True
+                cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=env, start_new_session=True, close_fds=True
             )
         _started.append(proc)
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -14,6 +14,7 @@ TYPE_CHECKING = False  # not `from typing import ...`: keeps producers' start-up
 if TYPE_CHECKING:
     from ._dirs import Dirs, resolve_dirs
     from ._identity import bus_id
+    from ._logfile import LOG_BACKUPS, LOG_FILE_ENV, LOG_MAX_BYTES, bound_log, bound_log_from_env
     from ._paths import PathError, Paths, resolve_paths
     from ._retention import PruneResult, plan_prune, prune
     from ._row import Row
@@ -29,6 +30,11 @@ _WHERE = {
     "bus_id": "_identity",
     "PathError": "_dirs",
     "Paths": "_paths",
+    "LOG_BACKUPS": "_logfile",
+    "LOG_FILE_ENV": "_logfile",
+    "LOG_MAX_BYTES": "_logfile",
+    "bound_log": "_logfile",
+    "bound_log_from_env": "_logfile",
     "resolve_paths": "_paths",
     "PruneResult": "_retention",
     "plan_prune": "_retention",
@@ -52,6 +58,9 @@ __all__ = [
     "Dirs",
     "SCHEMA_VERSION",
     "InsertResult",
+    "LOG_BACKUPS",
+    "LOG_FILE_ENV",
+    "LOG_MAX_BYTES",
     "PathError",
     "Paths",
     "PruneResult",
@@ -60,6 +69,8 @@ __all__ = [
     "SecretsError",
     "Store",
     "StoreError",
+    "bound_log",
+    "bound_log_from_env",
     "bus_id",
     "connect_readonly",
     "plan_prune",
