@@ -57,6 +57,12 @@ EXIT_UNREADABLE = 2  # the event log cannot be read while serving (docs/exit-cod
 # The WAL is checkpointed this long after the last activity, not on a fixed tick:
 # an idle hub wakes only for heartbeats.
 CHECKPOINT_DELAY_SEC = 1.0
+# Out of file descriptors, the listening socket stays readable and a retry fails at
+# once: accepting pauses this long instead (clients wait in the backlog), and the
+# failure is logged at most once per ACCEPT_LOG_EVERY_SEC.
+ACCEPT_PAUSE_SEC = 0.25
+ACCEPT_LOG_EVERY_SEC = 30.0
+_OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 _EVICTION_FRAME = encode_frame(
@@ -112,6 +118,9 @@ class Hub:
         self.head_id: str | None = None
         self._rows_since_checkpoint = 0
         self._last_rows_at = 0.0
+        self._accept_resume_at: float | None = None  # accepting is paused until then
+        self._accept_failures = 0
+        self._accept_logged_at = -ACCEPT_LOG_EVERY_SEC
 
     # -- start-up ----------------------------------------------------------------
 
@@ -189,7 +198,8 @@ class Hub:
             now = time.monotonic()
             handshakes = (s.deadline for s in self.subs.values() if s.state == HANDSHAKE)
             next_ckpt = self._last_rows_at + CHECKPOINT_DELAY_SEC if self._rows_since_checkpoint else never
-            timeout = min(next_beat, next_ckpt, next_prune, *handshakes) - now
+            resume = self._accept_resume_at if self._accept_resume_at is not None else never
+            timeout = min(next_beat, next_ckpt, next_prune, resume, *handshakes) - now
             try:
                 for key, mask in self.sel.select(max(0.0, timeout)):
                     tag = key.data
@@ -213,6 +223,8 @@ class Hub:
                 log.error("cannot read the event log, stopping: %s", exc)
                 self._drain()
                 return EXIT_UNREADABLE
+            if self._accept_resume_at is not None and now >= self._accept_resume_at:
+                self._resume_accepting()
             if now >= next_ckpt:
                 self._checkpoint()
             if now >= next_prune:
@@ -320,8 +332,8 @@ class Hub:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    log.warning("accept failed: %s", exc)
+                if exc.errno in _OUT_OF_FDS:
+                    self._pause_accepting(exc)
                     return
                 raise
             if peer_uid(conn) != os.getuid():
@@ -332,6 +344,33 @@ class Hub:
             sub = Subscriber(conn, time.monotonic() + self.config.handshake_timeout)
             self.subs[sub.fd] = sub
             self.sel.register(conn, selectors.EVENT_READ, sub)
+
+    def _pause_accepting(self, exc: OSError) -> None:
+        """Out of fds (or kernel memory): stop watching the listening socket for a
+        moment. It stays readable while connections wait, so retrying at once spun a
+        core and wrote this warning at megabytes a second. Subscribers already
+        connected are served as usual."""
+        self.sel.unregister(self.listener)
+        now = time.monotonic()
+        self._accept_resume_at = now + ACCEPT_PAUSE_SEC
+        self._accept_failures += 1
+        if now - self._accept_logged_at >= ACCEPT_LOG_EVERY_SEC:
+            log.warning(
+                "cannot accept new clients (%s; %d connected, %d failed attempts): retrying every %g s",
+                exc.strerror or exc,
+                len(self.subs),
+                self._accept_failures,
+                ACCEPT_PAUSE_SEC,
+            )
+            self._accept_logged_at = now
+
+    def _resume_accepting(self) -> None:
+        self._accept_resume_at = None
+        self.sel.register(self.listener, selectors.EVENT_READ, "accept")
+        self._accept()
+        if self._accept_resume_at is None:
+            log.warning("accepting new clients again after %d failed attempts", self._accept_failures)
+            self._accept_failures = 0
 
     def _on_client(self, sub: Subscriber, mask: int) -> None:
         if self.subs.get(sub.fd) is not sub:
@@ -516,7 +555,8 @@ class Hub:
     def _drain(self) -> int:
         """SIGTERM: stop accepting, deliver what is committed and queued, EOF, exit 0."""
         log.info("draining %d subscribers", len(self.subs))
-        self.sel.unregister(self.listener)
+        if self._accept_resume_at is None:
+            self.sel.unregister(self.listener)
         self.listener.close()
         if self._own_socket_path:
             _unlink(self.dirs.socket)
