@@ -199,6 +199,10 @@ SPECS: dict[str, Spec] = {
     "waitbus on --loop --source pytest --match 'fields.outcome=\"failed\"' -- notify-send 'tests failed'": runs(
         "notify-send: tests failed", stubs=("notify-send",)
     ),
+    "waitbus wait 'fields.outcome=\"failed\"' --source pytest --timeout 10m": Spec(),
+    "waitbus on 'fields.outcome=\"failed\"' -- notify-send 'tests failed'": Spec(
+        expect=("notify-send: tests failed",), stubs=("notify-send",)
+    ),
     "waitbus wait --source pytest --match 'fields.outcome=\"failed\"' --match "
     "'fields.rootdir=\"/home/me/proj\"'": Spec(),
     "docs/source-pytest.md:from waitbus import wait_for": Spec(),

@@ -67,7 +67,7 @@ def _fast_verb(name: str, summary: str) -> None:
 
 _fast_verb("emit", "Write one event to the bus and print its id (works with no hub). See `waitbus emit --help`.")
 _fast_verb("wait", "Block until an event matches; the exit code is the verdict. See `waitbus wait --help`.")
-_fast_verb("on", "Run a command (no shell) when an event matches: waitbus on [OPTIONS] -- CMD.")
+_fast_verb("on", "Run a command (no shell) when an event matches: waitbus on [OPTIONS] [KEY=JSON ...] -- CMD.")
 
 
 def main() -> None:

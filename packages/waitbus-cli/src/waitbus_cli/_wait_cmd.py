@@ -56,6 +56,7 @@ def run_wait(args: WaitArgs, *, as_json: bool) -> int:
 _WAIT_EPILOG = """examples:
   waitbus wait --source pytest --match 'fields.event_type="pytest_session"' --timeout 10m
   waitbus wait --sha 7f3a1b2 --timeout 5m        # exit 0 CI green, 1 red
+  waitbus wait 'fields.outcome="failed"' --source pytest   # KEY=JSON is --match KEY=JSON
   waitbus wait --all-of 'pytest:fields.outcome="passed"' --all-of 'docker:fields.action="die"'
 
 exit codes: 0 matched (a GitHub run: conclusion success), 1 matched a GitHub run that failed,
@@ -65,12 +66,13 @@ reference: docs/cli-wait.md"""
 _ON_EPILOG = """examples:
   waitbus on --source pytest --match 'fields.outcome="failed"' -- notify-send 'tests failed'
   waitbus on --loop --restart --source fs -- make test
+  waitbus on 'fields.outcome="failed"' -- notify-send 'tests failed'   # KEY=JSON is --match KEY=JSON
 
 exit codes: CMD's own status (126 not executable, 127 not found, 128+N killed by signal N),
 2 bad flag or no hub, 124 idle timeout, 130 interrupted. reference: docs/cli-wait.md"""
 
 
-def _parser(verb: str) -> argparse.ArgumentParser:
+def _parser(verb: str, *, with_command: bool = False) -> argparse.ArgumentParser:
     if verb == "wait":
         p = argparse.ArgumentParser(
             prog="waitbus wait",
@@ -79,11 +81,12 @@ def _parser(verb: str) -> argparse.ArgumentParser:
             description="Block until an event matches, print it, and exit with the verdict. Zero polling.",
         )
         add_predicate_args(p, timeout_help="give up after 30s, 10m, 1h (exit 124)")
+        _add_positional_predicates(p)
         p.add_argument("--json", action="store_true", help="print the matched event as one JSON object")
         return p
     p = argparse.ArgumentParser(
         prog="waitbus on",
-        usage="waitbus on [OPTIONS] -- CMD [ARG ...]",
+        usage="waitbus on [OPTIONS] [KEY=JSON ...] -- CMD [ARG ...]",
         epilog=_ON_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="When an event matches, run CMD (no shell). The event reaches CMD only as WAITBUS_* "
@@ -95,23 +98,50 @@ def _parser(verb: str) -> argparse.ArgumentParser:
         "--restart", action="store_true", help="with --loop: a new match stops a running CMD and restarts it"
     )
     p.add_argument("--grace", metavar="DURATION", default="3s", help="time CMD gets after SIGTERM before SIGKILL")
-    # Everything from the first non-option word on is the command (and its flags).
-    p.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    if with_command:
+        # No `--`: everything from the first non-option word on is the command (and its flags).
+        p.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    else:
+        _add_positional_predicates(p)
     return p
+
+
+def _add_positional_predicates(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "predicate",
+        nargs="*",
+        metavar="KEY=JSON",
+        help="the same as --match KEY=JSON (for `on`, the command then follows --)",
+    )
+
+
+def _looks_like_predicate(word: str) -> bool:
+    key, eq, _ = word.partition("=")
+    return bool(eq) and bool(key) and all(part.isidentifier() or part.isdigit() for part in key.split("."))
 
 
 def fast_main(verb: str, args: list[str]) -> int:
     """`waitbus wait ...` / `waitbus on ... -- CMD`, parsed with argparse (no typer,
     no pydantic: these verbs start in tens of milliseconds)."""
     command: list[str] = []
-    if verb == "on" and "--" in args:
+    with_command = verb == "on" and "--" not in args
+    if verb == "on" and not with_command:
         cut = args.index("--")
         args, command = args[:cut], args[cut + 1 :]
     try:
-        ns = _parser(verb).parse_args(args)
+        parser = _parser(verb, with_command=with_command)
+        # intermixed: `wait 'fields.x=1' --timeout 5s 'fields.y=2'` keeps both predicates
+        ns = parser.parse_args(args) if with_command else parser.parse_intermixed_args(args)
     except SystemExit as exc:  # argparse: 2 on bad usage, 0 on --help
         return int(exc.code or 0)
     command = command or list(getattr(ns, "command", None) or [])
+    if command and with_command and _looks_like_predicate(command[0]):
+        # Without `--` this word would run as the command: say so rather than guess.
+        return _fail(
+            verb,
+            f"{command[0]!r} looks like a predicate: put the command after --, e.g. waitbus on '{command[0]}' -- CMD",
+        )
+    ns.match = [*(ns.match or []), *(getattr(ns, "predicate", None) or [])] or None
     try:
         if verb == "wait":
             prepared = prepare("wait", **predicate_flags(ns))
