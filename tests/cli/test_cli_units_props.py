@@ -14,7 +14,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from waitbus_cli._units import MAX_DURATION_S, MAX_SIZE_BYTES, parse_duration, parse_size
+from waitbus_cli._units import MAX_SIZE_BYTES, parse_size
+from waitbus_wire import MAX_DURATION_S, parse_duration
 
 PROPS = settings(max_examples=300, deadline=None, derandomize=True)
 WAITBUS = str(Path(sys.executable).with_name("waitbus"))

@@ -109,7 +109,7 @@ def test_damaged_state_is_reported_and_started_afresh(gh: ModuleType, standin, s
     ("args", "repos_text", "needle"),
     [
         (["--per-page", "0"], "acme/app\n", "--per-page"),
-        (["--stall-after", "soon"], "acme/app\n", "not a duration"),
+        (["--stall-after", "soon"], "acme/app\n", "bad duration"),
         (["--api", "ftp://x"], "acme/app\n", "http(s)"),
         (["--bogus"], "acme/app\n", "unrecognized"),
         ([], "acme/app\nnot a repo\n", "watched_repos.txt:2"),

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from waitbus_wire import PredicateError
+from waitbus_wire import parse_duration as wire_duration
 
 from ._errors import ConfigError
 from ._predicate import OutboundFilter, build_filter
 
 _SUBJECT_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _CONSUMER_UNSAFE_RE = re.compile(r"[^A-Za-z0-9_-]")
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 DEFAULTS: dict[str, Any] = {
     "url": [],
@@ -80,13 +79,13 @@ class BridgeConfig:
 
 
 def parse_duration(text: str | float | int) -> float:
-    """`90s`, `30m`, `12h`, `7d` or a number of seconds."""
+    """A TOML number of seconds, or text in the one duration grammar (`7d`, `1h30m`)."""
     if isinstance(text, int | float) and not isinstance(text, bool):
         return float(text)
-    m = _DURATION_RE.match(str(text))
-    if not m:
-        raise ConfigError(f"bad duration {text!r}: use a number with s, m, h or d (e.g. 7d)")
-    return float(m.group(1)) * _SECONDS[m.group(2) or "s"]
+    try:
+        return wire_duration(str(text))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def default_host() -> str:

@@ -15,7 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from ._units import parse_duration, parse_size
+from waitbus_wire import parse_duration
+
+from ._units import parse_size
 
 
 class _Section(BaseModel):

@@ -15,7 +15,9 @@ _JSON_HELP = "Print the result as one JSON object."
 
 def _limits(older_than: str | None, max_size: str | None, max_rows: int | None) -> tuple[dict[str, Any], str]:
     """The three limits, from the flags if any is given, else from the config."""
-    from ._units import parse_duration, parse_size
+    from waitbus_wire import parse_duration
+
+    from ._units import parse_size
 
     if older_than is not None or max_size is not None or max_rows is not None:
         return {

@@ -109,7 +109,7 @@ def parse_since(text: str) -> tuple[str | None, int | None]:
 
     if is_ulid(text):
         return text, None
-    from ._units import parse_duration
+    from waitbus_wire import parse_duration
 
     try:
         seconds = parse_duration(text)

@@ -108,9 +108,7 @@ def build(
     import json
 
     from waitbus import Matcher, register_evaluator
-    from waitbus_wire import check_name
-
-    from ._units import parse_duration
+    from waitbus_wire import check_name, parse_duration
 
     def lit(value: str) -> str:
         return json.dumps(value)

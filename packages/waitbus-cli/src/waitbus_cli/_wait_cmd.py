@@ -152,8 +152,9 @@ def fast_main(verb: str, args: list[str]) -> int:
 
 
 def _run_on(ns: argparse.Namespace, command: list[str]) -> int:
+    from waitbus_wire import parse_duration
+
     from ._on_exec import OnOptions, run_on
-    from ._units import parse_duration
 
     if not command:
         return _fail("on", "give the command to run after --, e.g. waitbus on --source ci -- make")

@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # not `from typing import ...`: typing alone costs ~5 ms 
 if TYPE_CHECKING:
     from typing import Any
 
-    from waitbus_wire import Clause, EventError, EventFrame, PredicateError
+    from waitbus_wire import Clause, EventError, EventFrame, PredicateError, parse_duration
 
     from ._api import asubscribe, request, respond, subscribe, wait_for
     from ._emit import EmitResult, emit, fetch_payload
@@ -31,6 +31,7 @@ _WHERE = {
     "EventError": "waitbus_wire",
     "EventFrame": "waitbus_wire",
     "PredicateError": "waitbus_wire",
+    "parse_duration": "waitbus_wire",
     "asubscribe": "waitbus._api",
     "request": "waitbus._api",
     "respond": "waitbus._api",
@@ -71,6 +72,7 @@ __all__ = [
     "asubscribe",
     "emit",
     "fetch_payload",
+    "parse_duration",
     "register_condition",
     "register_evaluator",
     "register_source",

@@ -14,32 +14,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sqlite3
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from waitbus import parse_duration as wire_duration
 from waitbus_store import PathError, StoreError, connect_readonly, resolve_paths, schema_status
 
 from ._names import SOURCE_NAME, WATCHDOG_EVENT
 from ._state import FRESH, STALE, heartbeat_ns, set_flag, watchdog_dir
 
 EXIT_FRESH, EXIT_STALE, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 4
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
 
 def parse_duration(text: str) -> float:
-    """`90`, `90s`, `10m`, `1h30m` -> seconds (argparse type: raises ArgumentTypeError)."""
-    s = text.strip().lower()
-    if re.fullmatch(r"\d+(?:\.\d+)?", s):
-        seconds = float(s)
-    elif s and re.fullmatch(rf"(?:{_DURATION.pattern})+", s):
-        seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(s))
-    else:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 10m or 1h30m")
+    """`90`, `90s`, `10m`, `1h30m` -> seconds, more than zero (the one grammar,
+    `waitbus_wire.parse_duration`, as an argparse type: raises ArgumentTypeError)."""
+    try:
+        seconds = wire_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than zero")
     return seconds

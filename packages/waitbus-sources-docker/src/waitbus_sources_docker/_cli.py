@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import signal
 import sys
 import time
@@ -15,9 +14,6 @@ from types import FrameType
 
 from . import _state
 from ._runner import PROG, Runner, log
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,11 +60,10 @@ def parse_since(text: str, now_ns: int) -> int:
     """TIME as ns since the epoch; raises ValueError with what is accepted."""
     from decimal import Decimal, InvalidOperation
 
+    from waitbus import parse_duration
+
     text = text.strip()
-    m = _DURATION.match(text)
-    if m:  # Decimal, not float: "1700000000.25" must not come out as ...249999872 ns
-        return now_ns - int(Decimal(m.group(1)) * _UNIT_SECONDS[m.group(2)] * 1_000_000_000)
-    try:
+    try:  # Decimal, not float: "1700000000.25" must not come out as ...249999872 ns
         secs = Decimal(text)
     except InvalidOperation:
         pass
@@ -76,6 +71,10 @@ def parse_since(text: str, now_ns: int) -> int:
         if not secs.is_finite() or secs < 0:
             raise ValueError(f"{text!r} is not a time after 1970")
         return int(secs * 1_000_000_000)
+    try:  # a bare number was a time above; with units it is a duration back from now
+        return now_ns - int(parse_duration(text) * 1_000_000_000)
+    except ValueError:
+        pass
     try:
         when = datetime.fromisoformat(text)
     except ValueError:

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import queue
-import re
 import signal
 import stat
 import sys
@@ -27,6 +26,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
+from waitbus import parse_duration as wire_duration
+
 from ._coalesce import Change, Coalescer
 from ._ignore import DEFAULT_IGNORE, Paths, Root
 
@@ -37,16 +38,15 @@ EXIT_USAGE = 2
 EXIT_SIGINT = 130
 
 _STOP = object()
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 
 
 def parse_duration(text: str) -> float:
-    """`0.2s`, `200ms`, `1m`, or bare seconds; at most ten minutes."""
-    m = _DURATION.match(text)
-    if m is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 0.2s, 200ms or 1")
-    seconds = float(m.group(1)) * _UNIT[m.group(2)]
+    """`0.2s`, `200ms`, `1m`, or bare seconds (`waitbus_wire.parse_duration` as an
+    argparse type); at most ten minutes."""
+    try:
+        seconds = wire_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if seconds > 600:
         raise argparse.ArgumentTypeError(f"{text!r} is too long for a debounce (at most 10m)")
     return seconds

@@ -5,16 +5,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 class ConfigError(RuntimeError):
@@ -85,11 +81,3 @@ def exclusive(path: Path) -> Iterator[bool]:
         yield True
     finally:
         os.close(fd)
-
-
-def parse_duration(text: str) -> float:
-    """`90s`, `30m`, `1.5h`, `2d` or plain seconds -> seconds."""
-    m = _DURATION_RE.match(text)
-    if not m:
-        raise ValueError(f"not a duration: {text!r} (use 90s, 30m, 1h, 2d)")
-    return float(m.group(1)) * _UNITS[m.group(2)]

@@ -24,9 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from waitbus import parse_duration
+
 from ._api import DEFAULT_API, ApiError, GitHubClient, RateLimited
 from ._fields import ACTIVE_STATUSES, JOB, RUN, job_fields, repo_of, run_fields, summarize, transition_key
-from ._files import ConfigError, exclusive, load_state, parse_duration, read_secrets, save_state, state_dir
+from ._files import ConfigError, exclusive, load_state, read_secrets, save_state, state_dir
 
 STATE_VERSION = 1
 STATE_FILE = "etag-poll.json"

@@ -1,8 +1,8 @@
 """waitbus-wire: the contract every waitbus process speaks.
 
 Framing (4-byte big-endian length + JSON), the v1 hub messages, the event model and
-its limits, monotonic ULIDs, the `key=json` predicate grammar, and an event's one
-JSON shape for every consumer.
+its limits, monotonic ULIDs, the `key=json` predicate grammar, the duration grammar,
+and an event's one JSON shape for every consumer.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from importlib import import_module
 
 TYPE_CHECKING = False  # not `from typing import ...`: keeps `import waitbus_wire` nearly free
 if TYPE_CHECKING:
+    from ._duration import MAX_DURATION_S, parse_duration
     from ._event import (
         AGENT_MESSAGE_KEYS,
         MAX_FIELDS_BYTES,
@@ -82,6 +83,8 @@ if TYPE_CHECKING:
 # public name -> private module; loaded on first use (PEP 562), so the ULID and
 # event-limit helpers never pull in msgspec for callers that only need those.
 _WHERE = {
+    "MAX_DURATION_S": "_duration",
+    "parse_duration": "_duration",
     "AGENT_MESSAGE_KEYS": "_event",
     "MAX_FIELDS_BYTES": "_event",
     "MAX_PAYLOAD_BYTES": "_event",
@@ -157,6 +160,7 @@ __all__ = [
     "Heartbeat",
     "HubStats",
     "KeyTest",
+    "MAX_DURATION_S",
     "MAX_FIELDS_BYTES",
     "MAX_FRAME_BYTES",
     "MAX_PAYLOAD_BYTES",
@@ -198,6 +202,7 @@ __all__ = [
     "lookup",
     "next_ulid",
     "one_line",
+    "parse_duration",
     "parse_predicate",
     "parse_spec",
     "ulid_floor",
