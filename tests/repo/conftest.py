@@ -17,7 +17,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES_DIR = REPO / "packages"
-META = "waitbus"  # the meta-package: a README and dependencies, no code
+META = "waitbus"  # the meta-package: a README, dependencies and the stack's commands, no code
+VERSION = tomllib.loads((REPO / "version.toml").read_text(encoding="utf-8"))["version"]
 
 
 def normalize(name: str) -> str:
@@ -42,7 +43,13 @@ class Package:
 
     @property
     def version(self) -> str:
-        return str(self.data["project"]["version"])
+        """Every distribution's version: version.toml's (tools/hatch_build.py)."""
+        return str(VERSION)
+
+    @property
+    def requirements(self) -> dict[str, Any]:
+        """The hook table tools/hatch_build.py turns into dependencies, `{version}` still in it."""
+        return dict(self.data["tool"]["hatch"]["metadata"]["hooks"]["custom"])
 
     @property
     def is_meta(self) -> bool:
@@ -57,11 +64,12 @@ class Package:
 
     @property
     def dependencies(self) -> list[str]:
-        return list(self.data["project"].get("dependencies", []))
+        return [r.replace("{version}", self.version) for r in self.requirements.get("dependencies", [])]
 
     @property
     def extras(self) -> dict[str, list[str]]:
-        return dict(self.data["project"].get("optional-dependencies", {}))
+        extras = self.requirements.get("optional-dependencies", {})
+        return {name: [r.replace("{version}", self.version) for r in reqs] for name, reqs in extras.items()}
 
     def __repr__(self) -> str:  # shows up in assertion messages
         return f"Package({self.name})"

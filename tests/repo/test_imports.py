@@ -164,7 +164,8 @@ def _packages() -> dict[str, dict[str, Any]]:
     """dist -> {"dir", "deps" (core), "extras" (names from every extra), "modules" (top-level)}."""
     out: dict[str, dict[str, Any]] = {}
     for pyproject in sorted((REPO / "packages").glob("*/pyproject.toml")):
-        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        project, requirements = data["project"], data["tool"]["hatch"]["metadata"]["hooks"]["custom"]
         src = pyproject.parent / "src"
         modules = (
             {p.name.removesuffix(".py") for p in src.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
@@ -173,8 +174,8 @@ def _packages() -> dict[str, dict[str, Any]]:
         )
         out[normalize(project["name"])] = {
             "dir": pyproject.parent,
-            "deps": {requirement_name(r) for r in project.get("dependencies", [])},
-            "extras": {requirement_name(r) for e in project.get("optional-dependencies", {}).values() for r in e},
+            "deps": {requirement_name(r) for r in requirements.get("dependencies", [])},
+            "extras": {requirement_name(r) for e in requirements.get("optional-dependencies", {}).values() for r in e},
             "modules": modules,
         }
     return out

@@ -125,19 +125,21 @@ def test_wheels_ship_the_whole_import_package(wheelhouse: dict[str, Path]) -> No
         assert f"{src.name}/py.typed" in names
 
 
-def test_wheel_metadata_matches_pyproject(wheelhouse: dict[str, Path]) -> None:
+def test_wheel_metadata_matches_pyproject(wheelhouse: dict[str, Path], packages: Any) -> None:
+    """Version from version.toml, dependencies from the hook table with {version} filled in."""
     from packaging.requirements import Requirement
 
     def key(req: str) -> tuple[str, str, str]:
         r = Requirement(req)
         return normalize(r.name), str(r.specifier), str(r.marker or "")
 
-    for dist, data in _pyprojects().items():
-        meta = _metadata(wheelhouse[dist])
-        assert normalize(meta["Name"]) == dist
-        assert meta["Version"] == data["project"]["version"]
+    for package in packages:
+        meta = _metadata(wheelhouse[package.dist])
+        assert normalize(meta["Name"]) == package.dist
+        assert meta["Version"] == package.version
         core = {key(r) for r in meta.get_all("Requires-Dist") or [] if "extra ==" not in r}
-        assert core == {key(r) for r in data["project"].get("dependencies", [])}, dist
+        assert core == {key(r) for r in package.dependencies}, package.dist
+        assert "LICENSE" in (meta.get_all("License-File") or []), package.dist
 
 
 def test_internal_pins_resolve_within_the_build(wheelhouse: dict[str, Path]) -> None:
@@ -153,19 +155,19 @@ def test_internal_pins_resolve_within_the_build(wheelhouse: dict[str, Path]) -> 
 
 
 @pytest.fixture(scope="module")
-def third_party_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def third_party_wheels(tmp_path_factory: pytest.TempPathFactory, packages: Any) -> Path:
     """A directory holding wheels for the SDK closure's third-party requirements."""
     offline = os.environ.get("WAITBUS_WHEELHOUSE")
     if offline:
         return Path(offline)
     from packaging.requirements import Requirement
 
-    projects = _pyprojects()
+    by_name = {p.dist: p for p in packages}
     wanted = [
         req
         for dist in ("waitbus-sdk", "waitbus-wire", "waitbus-store")
-        for req in projects[dist]["project"].get("dependencies", [])
-        if normalize(Requirement(req).name) not in projects
+        for req in by_name[dist].dependencies
+        if normalize(Requirement(req).name) not in by_name
     ]
     wanted = list(dict.fromkeys(wanted))
     dest = tmp_path_factory.mktemp("third-party")
