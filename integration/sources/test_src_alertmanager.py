@@ -293,6 +293,36 @@ def test_firing_repeats_and_resolve_from_a_real_alertmanager(
     assert len({e["_delivery"] for e in stored}) == 2
 
 
+@pytest.fixture(params=["env", "toml"])
+def prom_labels(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`[prometheus] owner/repo` set the two documented ways, before the listener starts."""
+    if request.param == "env":
+        monkeypatch.setenv("WAITBUS_PROM_OWNER", "acme")
+        monkeypatch.setenv("WAITBUS_PROM_REPO", "ops")
+    else:
+        config = tmp_path / "config.toml"
+        config.write_text('[prometheus]\nowner = "acme"\nrepo = "ops"\n')
+        monkeypatch.setenv("WAITBUS_CONFIG", str(config))
+    return str(request.param)
+
+
+@needs_alertmanager
+@pytest.mark.timeout(120)
+def test_prometheus_owner_repo_label_alerts_that_have_none(hub, prom_labels, listener, alertmanager_factory):
+    """An alert without owner/repo labels gets [prometheus] owner/repo, so `--repo`
+    filters reach it; an alert with its own labels keeps them."""
+    am = alertmanager_factory(listener, TOKEN)
+    am.post([alert("NoLabels", severity="warning"), alert("Labelled", labels={"owner": "zed", "repo": "shop"})])
+    wait_until("both events", lambda: len(events("prometheus_alert")) == 2, 30)
+    got = {e["alertname"]: (e["_owner"], e["_repo"]) for e in events("prometheus_alert")}
+    assert got == {"NoLabels": ("acme", "ops"), "Labelled": ("zed", "shop")}
+    waited = subprocess.run(
+        [WAITBUS, "wait", "--repo", "acme/ops", "--source", "alertmanager", "--since", "5m", "--timeout", "10s"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert waited.returncode == 0 and "NoLabels" in waited.stdout, waited.stderr
+
+
 @needs_alertmanager
 @pytest.mark.timeout(120)
 def test_a_second_alert_joining_the_group_repeats_the_first_without_a_duplicate(listener, alertmanager_factory):

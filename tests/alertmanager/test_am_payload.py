@@ -60,7 +60,7 @@ def test_resolved_alert_keeps_its_end_time_and_labels_without_owner_give_none() 
     resolved, other = alerts_of("resolved")
     assert (resolved.status, resolved.ends_at) == ("resolved", "2026-11-26T00:58:06Z")
     assert resolved.summary_line().startswith("[resolved] HighErrorRate (critical): ")
-    assert other.owner_repo() == (None, None)
+    assert other.owner_repo() is None  # then [prometheus] owner/repo apply
     assert other.fields()["description"] is None and other.fields()["generator_url"] is None
 
 

@@ -25,10 +25,10 @@ class _Section(BaseModel):
 
 
 class Prometheus(_Section):
-    """Labels put on alerts waitbus raises about itself."""
+    """The owner/repo an Alertmanager alert's event gets when the alert has neither label."""
 
-    owner: str | None = Field(None, description="Owner label on waitbus's own alerts.")
-    repo: str | None = Field(None, description="Repository label on waitbus's own alerts.")
+    owner: str | None = Field(None, description="Owner of alerts with no owner/repo label (for --repo filters).")
+    repo: str | None = Field(None, description="Repository of alerts with no owner/repo label.")
 
 
 class Retention(_Section):

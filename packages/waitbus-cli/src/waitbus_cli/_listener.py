@@ -59,7 +59,13 @@ def error(status: int, message: str) -> HttpResponse:
 class Listener:
     """The routing table, the metrics and the server. bind() then start(), stop() to end."""
 
-    def __init__(self, port: int, sources: Mapping[str, SourceSpec], secrets: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        port: int,
+        sources: Mapping[str, SourceSpec],
+        secrets: Mapping[str, str],
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
         from waitbus._sources import all_routes
 
         from ._listener_emit import authorize_emit, handle_emit
@@ -68,6 +74,7 @@ class Listener:
         self.port = port
         self.sources = dict(sources)
         self.secrets = dict(secrets)
+        self.config = dict(config or {})
         self.metrics: ListenerMetrics = ListenerMetrics()
         own = [
             Mounted("GET", "/healthz", self._healthz),
@@ -271,7 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _call(self, listener: Listener, mounted: Mounted, path: str, body: bytes) -> HttpResponse:
         from waitbus import HttpRequest, HttpResponse
 
-        req = HttpRequest(self.command, path, _headers(self), body, listener.secrets)
+        req = HttpRequest(self.command, path, _headers(self), body, listener.secrets, listener.config)
         who = f"source {mounted.source}" if mounted.source else "the listener"
         try:
             resp = mounted.handler(req)

@@ -22,6 +22,8 @@ def prepare(port: int, *, bind: bool = True) -> Listener:
     from waitbus._sources import installed_sources
     from waitbus_store import PathError, resolve_paths
 
+    from ._config import load
+    from ._config_cmd import describe_error
     from ._listener import Listener, ListenerError
     from ._secrets import SecretsError, read_secrets
 
@@ -38,7 +40,11 @@ def prepare(port: int, *, bind: bool = True) -> Listener:
         secrets = read_secrets(paths.secrets)
     except (SecretsError, PathError, OSError) as exc:
         raise ListenerError(f"cannot read the secrets file: {exc}") from None
-    listener = Listener(port, sources, secrets)
+    try:
+        config = load().model_dump()
+    except (ValueError, OSError) as exc:
+        raise ListenerError(f"bad configuration: {'; '.join(describe_error(exc))}") from None
+    listener = Listener(port, sources, secrets, config)
     if bind:
         listener.bind()
     return listener

@@ -22,13 +22,15 @@ GROUP = "waitbus.sources.v1"
 class HttpRequest:
     """What a route handler gets from the listener. `headers` keys are lowercase;
     `body` is the raw bytes (verify signatures over these, not a re-encoding);
-    `secrets` is the 0600 secrets file as loaded at listener start."""
+    `secrets` is the 0600 secrets file as loaded at listener start; `config` is the
+    waitbus configuration as plain data, also as loaded then (`config["prometheus"]`)."""
 
     method: str
     path: str
     headers: Mapping[str, str]
     body: bytes
     secrets: Mapping[str, str] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

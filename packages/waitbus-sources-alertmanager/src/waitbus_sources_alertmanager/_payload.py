@@ -85,9 +85,10 @@ class Alert:
         text = self.annotations.get("summary") or self.annotations.get("description")
         return f"{line}: {text}" if text else line
 
-    def owner_repo(self) -> tuple[str | None, str | None]:
-        """The `owner` / `repo` labels (what [prometheus] owner/repo puts on alerts), if usable."""
-        return _label(self.labels.get("owner")), _label(self.labels.get("repo"))
+    def owner_repo(self) -> tuple[str | None, str | None] | None:
+        """The alert's usable `owner` / `repo` labels; None when it has neither."""
+        pair = _label(self.labels.get("owner")), _label(self.labels.get("repo"))
+        return pair if pair != (None, None) else None
 
 
 def _cap(text: str | None) -> str | None:

@@ -33,6 +33,13 @@ def _json(status: int, obj: dict[str, Any]) -> HttpResponse:
     return HttpResponse(status, json.dumps(obj, separators=(",", ":")).encode() + b"\n")
 
 
+def _default_owner_repo(req: HttpRequest) -> tuple[str | None, str | None]:
+    """`[prometheus] owner`/`repo` of the config: the labels of an alert that has
+    neither `owner` nor `repo` itself, so that `--repo` filters reach alerts too."""
+    prometheus = req.config.get("prometheus") or {}
+    return prometheus.get("owner"), prometheus.get("repo")
+
+
 def _store(req: HttpRequest, event_type: str) -> tuple[HttpResponse, list[Alert]]:
     try:
         authenticate(req.headers, req.body, req.secrets)
@@ -43,11 +50,12 @@ def _store(req: HttpRequest, event_type: str) -> tuple[HttpResponse, list[Alert]
     except PayloadError as exc:
         return _json(400, {"error": str(exc)}), []
     stored = duplicates = 0
+    default = _default_owner_repo(req)
     bucket = str(int(time.time() // HEARTBEAT_BUCKET_S))
     try:
         for alert in alerts:
             extra = bucket if event_type == WATCHDOG_EVENT and alert.status == "firing" else ""
-            owner, repo = alert.owner_repo()
+            owner, repo = alert.owner_repo() or default
             result = emit(
                 SOURCE_NAME,
                 event_type,
