@@ -62,6 +62,12 @@ class Retention(_Section):
 class Hub(_Section):
     heartbeat_sec: int = Field(60, ge=1, le=3600, description="Seconds between heartbeats to subscribers.")
     lag_limit_bytes: int = Field(8 * 1024 * 1024, ge=65536, description="Evict a subscriber queued past this.")
+    idle_exit_sec: float | None = Field(
+        None,
+        ge=0,
+        description="Seconds a hub started by a client (autostart) lives with no client; 0 never "
+        "(unset: WAITBUS_IDLE_EXIT_SEC, else 600). Hubs run by systemd, launchd or by hand never exit idle.",
+    )
 
 
 class Listener(_Section):
@@ -115,7 +121,10 @@ class _ShortEnv(PydanticBaseSettingsSource):
             for k, e in (("owner", "WAITBUS_PROM_OWNER"), ("repo", "WAITBUS_PROM_REPO"))
             if os.environ.get(e)
         }
-        return {"prometheus": prom} if prom else {}
+        out: dict[str, Any] = {"prometheus": prom} if prom else {}
+        if os.environ.get("WAITBUS_IDLE_EXIT_SEC"):
+            out["hub"] = {"idle_exit_sec": os.environ["WAITBUS_IDLE_EXIT_SEC"]}
+        return out
 
 
 def load(path: Path | None = None) -> Settings:

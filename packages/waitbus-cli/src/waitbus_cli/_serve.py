@@ -36,15 +36,18 @@ def _settings() -> Any:
         raise ConfigProblem("bad configuration: " + "; ".join(describe_error(exc))) from None
 
 
-def _config_options(settings: Any) -> dict[str, Any]:
+def _config_options(settings: Any, *, autostarted: bool = False) -> dict[str, Any]:
     """Hub option dest -> value from the config. Heartbeat and lag limit only when set in
     the file or env (the hub's own default, and its WAITBUS_HEARTBEAT_SEC, apply
-    otherwise); retention always, since its defaults keep the log bounded."""
+    otherwise); retention always, since its defaults keep the log bounded; the idle
+    exit only for a hub a client started (others stay unless their command line asks)."""
     hub, ret = settings.hub, settings.retention
     opts: dict[str, Any] = {}
     for key in ("heartbeat_sec", "lag_limit_bytes"):
         if key in hub.model_fields_set:
             opts[key] = getattr(hub, key)
+    if autostarted:
+        opts["idle_exit"] = hub.idle_exit_sec
     opts["retention_seconds"] = ret.older_than_s()
     opts["retention_bytes"] = ret.max_bytes()
     opts["retention_rows"] = ret.max_rows
@@ -59,11 +62,11 @@ def hub_argv(argv: list[str]) -> list[str]:
     from waitbus_hub._main import build_parser
 
     parser = build_parser()
-    dests = ("heartbeat_sec", "lag_limit_bytes", "retention_seconds", "retention_bytes", "retention_rows")
+    dests = ("heartbeat_sec", "lag_limit_bytes", "retention_seconds", "retention_bytes", "retention_rows", "idle_exit")
     parser.set_defaults(**dict.fromkeys(dests))  # None = not given on the command line
     given, _rest = parser.parse_known_args(argv)
     extra: list[str] = []
-    for dest, value in _config_options(_settings()).items():
+    for dest, value in _config_options(_settings(), autostarted=given.autostarted).items():
         if getattr(given, dest) is None:
             extra += [f"--{dest.replace('_', '-')}", str(value)]
     return extra + argv

@@ -12,6 +12,9 @@ from waitbus_store import PathError, StoreError, bound_log_from_env, resolve_dir
 from ._server import Hub, HubConfig, HubError
 
 EXIT_OK, EXIT_CONFIG, EXIT_ALREADY_RUNNING = 0, 2, 3
+# How long a hub started by a client (`--autostarted`) lives with no client at all.
+AUTOSTART_IDLE_EXIT_SEC = 600.0
+IDLE_EXIT_ENV = "WAITBUS_IDLE_EXIT_SEC"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (default: off)",
     )
+    p.add_argument(
+        "--idle-exit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="exit after this many seconds with no client (0: never). Default: never, "
+        f"except with --autostarted: ${IDLE_EXIT_ENV}, else {AUTOSTART_IDLE_EXIT_SEC:g}",
+    )
+    p.add_argument(
+        "--autostarted",
+        action="store_true",
+        help="this hub was started in the background by a client (wait, subscribe, waitbus-mcp), "
+        "so it exits when idle (see --idle-exit)",
+    )
     p.add_argument("--log-level", default=os.environ.get("WAITBUS_LOG_LEVEL", "INFO"))
     return p
 
@@ -63,8 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.heartbeat_sec < 1 or args.lag_limit_bytes < 65536:
         print("waitbus-hub: --heartbeat-sec must be >= 1 and --lag-limit-bytes >= 65536", file=sys.stderr)
         return EXIT_CONFIG
+    if args.idle_exit is not None and args.idle_exit < 0:
+        print("waitbus-hub: --idle-exit must be >= 0", file=sys.stderr)
+        return EXIT_CONFIG
     if any(v is not None and v < 0 for v in (args.retention_seconds, args.retention_rows, args.retention_bytes)):
         print("waitbus-hub: retention limits must be >= 0", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        idle_exit = _idle_exit(args)
+    except ValueError:
+        print(f"waitbus-hub: ${IDLE_EXIT_ENV} must be a number of seconds", file=sys.stderr)
         return EXIT_CONFIG
     config = HubConfig(
         heartbeat_sec=args.heartbeat_sec,
@@ -73,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         retention_rows=args.retention_rows,
         retention_bytes=args.retention_bytes,
         retention_interval_s=max(1.0, args.retention_interval),
+        idle_exit_sec=idle_exit,
     )
     hub = Hub(resolve_dirs(), config)
     try:
@@ -88,3 +114,13 @@ def main(argv: list[str] | None = None) -> int:
 
         serve_metrics(args.metrics_port, hub.metrics, lambda: len(hub.subs))
     return hub.serve()
+
+
+def _idle_exit(args: argparse.Namespace) -> float:
+    """Seconds with no client before exiting; 0 never. A hub someone runs on purpose
+    (systemd, launchd, a terminal) stays unless asked; one a client started goes."""
+    if args.idle_exit is not None:
+        return float(args.idle_exit)
+    if not args.autostarted:
+        return 0.0
+    return max(0.0, float(os.environ.get(IDLE_EXIT_ENV) or AUTOSTART_IDLE_EXIT_SEC))

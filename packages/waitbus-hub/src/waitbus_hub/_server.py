@@ -10,7 +10,6 @@ reconnect with their last event_id; the log has everything.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import logging
 import os
@@ -37,6 +36,7 @@ from waitbus_wire import (
 )
 from waitbus_wire._predicate import PredicateError
 
+from ._lifecycle import OUT_OF_FDS, AcceptPause, Lifetime
 from ._metrics import Metrics
 from ._rows import Prepared
 from ._sockinfo import peer_uid, room_for
@@ -57,12 +57,6 @@ EXIT_UNREADABLE = 2  # the event log cannot be read while serving (docs/exit-cod
 # The WAL is checkpointed this long after the last activity, not on a fixed tick:
 # an idle hub wakes only for heartbeats.
 CHECKPOINT_DELAY_SEC = 1.0
-# Out of file descriptors, the listening socket stays readable and a retry fails at
-# once: accepting pauses this long instead (clients wait in the backlog), and the
-# failure is logged at most once per ACCEPT_LOG_EVERY_SEC.
-ACCEPT_PAUSE_SEC = 0.25
-ACCEPT_LOG_EVERY_SEC = 30.0
-_OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 _EVICTION_FRAME = encode_frame(
@@ -91,6 +85,9 @@ class HubConfig:
     retention_rows: int | None = None
     retention_bytes: int | None = None
     retention_interval_s: float = 3600.0
+    # Exit (draining, code 0) after this many seconds with no client; 0 never. Set for
+    # a hub a client started in the background, which nobody else would ever stop.
+    idle_exit_sec: float = 0.0
 
     @property
     def retention_enabled(self) -> bool:
@@ -118,9 +115,9 @@ class Hub:
         self.head_id: str | None = None
         self._rows_since_checkpoint = 0
         self._last_rows_at = 0.0
-        self._accept_resume_at: float | None = None  # accepting is paused until then
-        self._accept_failures = 0
-        self._accept_logged_at = -ACCEPT_LOG_EVERY_SEC
+        self._paused = AcceptPause()
+        self._lifetime = Lifetime(dirs.db, self.config.idle_exit_sec)
+        self.exit_code = 0
 
     # -- start-up ----------------------------------------------------------------
 
@@ -147,6 +144,7 @@ class Hub:
         # The hub reads only the newest rows: a small page cache (512 KiB instead of
         # SQLite's 2 MiB default) keeps its resident size down.
         self.store.connection.execute("PRAGMA cache_size = -512")
+        self._lifetime.log_opened()
         head = self.store.head()
         self.head_seq, self.head_id = head if head else (0, None)
         self.sel.register(self.listener, selectors.EVENT_READ, "accept")
@@ -198,8 +196,9 @@ class Hub:
             now = time.monotonic()
             handshakes = (s.deadline for s in self.subs.values() if s.state == HANDSHAKE)
             next_ckpt = self._last_rows_at + CHECKPOINT_DELAY_SEC if self._rows_since_checkpoint else never
-            resume = self._accept_resume_at if self._accept_resume_at is not None else never
-            timeout = min(next_beat, next_ckpt, next_prune, resume, *handshakes) - now
+            resume = self._paused.resume_at if self._paused.resume_at is not None else never
+            idle_exit = self._lifetime.idle_deadline()
+            timeout = min(next_beat, next_ckpt, next_prune, resume, idle_exit, *handshakes) - now
             try:
                 for key, mask in self.sel.select(max(0.0, timeout)):
                     tag = key.data
@@ -207,6 +206,8 @@ class Hub:
                         self._drain_doorbell()
                         self._read_new_rows()
                     elif tag == "accept":
+                        if self._log_gone():  # a new client must not wait on a hub for a deleted log
+                            break
                         self._accept()
                     elif tag == "wake":
                         self._drain_wake()
@@ -214,6 +215,8 @@ class Hub:
                         self._on_client(tag, mask)
                 now = time.monotonic()
                 if now >= next_beat:
+                    if self._log_gone():
+                        break
                     self._read_new_rows()  # safety net: a lost doorbell delays an event at most this long
                     self._heartbeat()
                     next_beat = now + self.config.heartbeat_sec
@@ -223,7 +226,7 @@ class Hub:
                 log.error("cannot read the event log, stopping: %s", exc)
                 self._drain()
                 return EXIT_UNREADABLE
-            if self._accept_resume_at is not None and now >= self._accept_resume_at:
+            if now >= resume:
                 self._resume_accepting()
             if now >= next_ckpt:
                 self._checkpoint()
@@ -232,7 +235,26 @@ class Hub:
                 next_prune = time.monotonic() + self.config.retention_interval_s
             for sub in [s for s in self.subs.values() if s.state == HANDSHAKE and s.deadline <= now]:
                 self._drop(sub, rejected=True)
-        return self._drain()
+            if now >= idle_exit and self._still_idle():
+                self._lifetime.say_idle()
+                break
+        code = self._drain()
+        return self.exit_code or code
+
+    def _still_idle(self) -> bool:
+        """Take any client already waiting in the backlog before giving up: it would
+        otherwise be reset by the exit and have to start a hub of its own."""
+        if self._paused.resume_at is None:
+            self._accept()
+        return not self.subs
+
+    def _log_gone(self) -> bool:
+        """True, and the hub is stopping with exit 2, once its event log is gone."""
+        if not self._lifetime.log_gone():
+            return False
+        self.exit_code = EXIT_UNREADABLE
+        self._stopping = True
+        return True
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stopping = True
@@ -332,7 +354,7 @@ class Hub:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                if exc.errno in _OUT_OF_FDS:
+                if exc.errno in OUT_OF_FDS:
                     self._pause_accepting(exc)
                     return
                 raise
@@ -343,34 +365,21 @@ class Hub:
             conn.setblocking(False)
             sub = Subscriber(conn, time.monotonic() + self.config.handshake_timeout)
             self.subs[sub.fd] = sub
+            self._lifetime.clients(len(self.subs))
             self.sel.register(conn, selectors.EVENT_READ, sub)
 
     def _pause_accepting(self, exc: OSError) -> None:
-        """Out of fds (or kernel memory): stop watching the listening socket for a
-        moment. It stays readable while connections wait, so retrying at once spun a
-        core and wrote this warning at megabytes a second. Subscribers already
-        connected are served as usual."""
+        """Out of fds: stop watching the listening socket for a moment (it stays
+        readable while connections wait). Connected subscribers are served as usual."""
         self.sel.unregister(self.listener)
-        now = time.monotonic()
-        self._accept_resume_at = now + ACCEPT_PAUSE_SEC
-        self._accept_failures += 1
-        if now - self._accept_logged_at >= ACCEPT_LOG_EVERY_SEC:
-            log.warning(
-                "cannot accept new clients (%s; %d connected, %d failed attempts): retrying every %g s",
-                exc.strerror or exc,
-                len(self.subs),
-                self._accept_failures,
-                ACCEPT_PAUSE_SEC,
-            )
-            self._accept_logged_at = now
+        self._paused.pause(exc, len(self.subs))
 
     def _resume_accepting(self) -> None:
-        self._accept_resume_at = None
+        self._paused.resume_at = None
         self.sel.register(self.listener, selectors.EVENT_READ, "accept")
         self._accept()
-        if self._accept_resume_at is None:
-            log.warning("accepting new clients again after %d failed attempts", self._accept_failures)
-            self._accept_failures = 0
+        if self._paused.resume_at is None:
+            self._paused.resumed()
 
     def _on_client(self, sub: Subscriber, mask: int) -> None:
         if self.subs.get(sub.fd) is not sub:
@@ -536,6 +545,7 @@ class Hub:
         if self.subs.get(sub.fd) is not sub:  # already dropped (the fd may be reused)
             return
         del self.subs[sub.fd]
+        self._lifetime.clients(len(self.subs))
         if rejected:
             self.metrics.rejected_connections += 1
         if sub in self.live:
@@ -555,7 +565,7 @@ class Hub:
     def _drain(self) -> int:
         """SIGTERM: stop accepting, deliver what is committed and queued, EOF, exit 0."""
         log.info("draining %d subscribers", len(self.subs))
-        if self._accept_resume_at is None:
+        if self._paused.resume_at is None:
             self.sel.unregister(self.listener)
         self.listener.close()
         if self._own_socket_path:

@@ -50,12 +50,13 @@ def hub_command() -> list[str] | None:
     import importlib.util
     import shutil
 
+    # --autostarted: nobody would ever stop this hub, so it exits once idle.
     if importlib.util.find_spec("waitbus_cli") is not None:
-        return [sys.executable, "-m", "waitbus_cli", "broadcast", "serve"]
+        return [sys.executable, "-m", "waitbus_cli", "broadcast", "serve", "--autostarted"]
     if importlib.util.find_spec("waitbus_hub") is not None:
-        return [sys.executable, "-m", "waitbus_hub"]
+        return [sys.executable, "-m", "waitbus_hub", "--autostarted"]
     exe = shutil.which("waitbus")
-    return [exe, "broadcast", "serve"] if exe else None
+    return [exe, "broadcast", "serve", "--autostarted"] if exe else None
 
 
 def connect(paths: Paths, *, autostart: bool | None = None) -> socket.socket:
