@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import stat
 from pathlib import Path
 
 import pytest
 
-from waitbus_store import DB_FILENAME, PathError, Paths, resolve_paths
+from waitbus_store import (
+    DB_FILENAME,
+    PathError,
+    Paths,
+    UnsafeRuntimeDir,
+    check_private_dir,
+    open_private,
+    resolve_paths,
+)
 
 
 def mode(p: Path) -> int:
@@ -74,6 +84,38 @@ def test_ensure_tightens_our_loose_dirs(tmp_path: Path) -> None:
     loose.chmod(0o755)
     Paths(state_dir=loose, runtime_dir=tmp_path / "rt").ensure()
     assert mode(loose) == 0o700
+
+
+def test_ensure_refuses_a_loose_runtime_dir_instead_of_repairing_it(tmp_path: Path) -> None:
+    loose = tmp_path / "rt"
+    loose.mkdir()
+    loose.chmod(0o750)
+    with pytest.raises(UnsafeRuntimeDir) as info:
+        Paths(state_dir=tmp_path / "s", runtime_dir=loose).ensure()
+    assert "mode 0750" in str(info.value) and f"chmod 700 {loose}" in str(info.value)
+    assert mode(loose) == 0o750  # refused, not repaired: someone may already be inside
+
+
+def test_check_private_dir_refuses_a_symlink_even_to_a_private_dir(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    check_private_dir(str(real))
+    with pytest.raises(UnsafeRuntimeDir, match="is a symlink"):
+        check_private_dir(str(link))
+    with pytest.raises(FileNotFoundError):
+        check_private_dir(str(tmp_path / "missing"))
+
+
+def test_open_private_never_follows_a_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.write_text("keep")
+    (tmp_path / "lock").symlink_to(target)
+    with pytest.raises(OSError) as info:
+        open_private(str(tmp_path / "lock"), os.O_RDWR | os.O_CREAT)
+    assert info.value.errno == errno.ELOOP
+    assert target.read_text() == "keep"
 
 
 def test_ensure_refuses_a_socket_path_too_long_for_af_unix(tmp_path: Path) -> None:

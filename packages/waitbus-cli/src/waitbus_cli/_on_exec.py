@@ -75,14 +75,16 @@ def event_env(base: dict[str, str], frame: EventFrame, event_file: str) -> dict[
 
 
 def _event_dir() -> str | None:
-    """The private runtime dir (0700, often tmpfs) if it exists, else the temp dir."""
-    try:
-        from waitbus._paths import paths
+    """The private runtime dir (0700, often tmpfs) if it is ours and private, else None
+    (the temp dir)."""
+    from waitbus_store import PathError, check_private_dir, resolve_dirs
 
-        runtime = paths().runtime_dir
-    except Exception:
+    try:
+        runtime = resolve_dirs().runtime
+        check_private_dir(runtime)
+    except (PathError, OSError):
         return None
-    return str(runtime) if runtime.is_dir() else None
+    return runtime
 
 
 def exit_status(returncode: int) -> int:

@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from waitbus_store import Dirs, Store, StoreError, prune
+from waitbus_store import Dirs, Store, StoreError, open_private, peer_uid, prune
 from waitbus_wire import (
     HEADER_BYTES,
     FrameDecoder,
@@ -39,7 +39,7 @@ from waitbus_wire._predicate import PredicateError
 from ._lifecycle import OUT_OF_FDS, AcceptPause, Lifetime
 from ._metrics import Metrics
 from ._rows import Prepared
-from ._sockinfo import peer_uid, room_for
+from ._sockinfo import room_for
 from ._subscriber import CLOSING, HANDSHAKE, LIVE, REPLAY, Subscriber, client_stats
 
 log = logging.getLogger("waitbus_hub")
@@ -153,7 +153,8 @@ class Hub:
         log.info("hub %d serving %s (head seq %d)", os.getpid(), dirs.socket, self.head_seq)
 
     def _take_lock(self) -> None:
-        fd = os.open(self.dirs.hub_lock, os.O_RDWR | os.O_CREAT, 0o600)
+        # O_NOFOLLOW: a symlink here must not make us write our pid into someone's file.
+        fd = open_private(self.dirs.hub_lock, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -179,8 +180,7 @@ class Hub:
         else:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             _unlink(self.dirs.socket)  # we hold the lock, so any file here is stale
-            s.bind(self.dirs.socket)
-            os.chmod(self.dirs.socket, 0o600)
+            s.bind(self.dirs.socket)  # 0600 by the umask in open(): no chmod through the path
             s.listen(512)
         s.setblocking(False)
         return s

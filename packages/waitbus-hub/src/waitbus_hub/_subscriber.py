@@ -13,11 +13,11 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from waitbus_store import peer_pid
 from waitbus_wire import MAX_STATS_CLIENTS, Predicate, Subscribe, SubscriberInfo, parse_predicate
 from waitbus_wire._predicate import PredicateError
 
 from ._rows import Prepared
-from ._sockinfo import peer_pid
 
 IOV_MAX = 512
 

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from waitbus_store import Paths
+from waitbus_store import Paths, check_peer, check_private_dir, open_private
 
 from ._errors import HubUnavailable
 
@@ -31,15 +31,26 @@ def autostart_enabled() -> bool:
 
 
 def _try_connect(path: str) -> socket.socket | None:
+    """A socket connected to a hub of ours at `path`, None if no hub listens there.
+    Raises UnsafeRuntimeDir / ForeignPeer (PathErrors) for a runtime dir or a hub
+    another user controls: such a hub could feed us forged events."""
+    try:
+        check_private_dir(os.path.dirname(path))
+    except FileNotFoundError:
+        return None  # no runtime dir yet: no hub
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(path)
+        check_peer(s, path)
     except (FileNotFoundError, ConnectionRefusedError):
         s.close()
         return None
     except OSError as exc:
         s.close()
         raise HubUnavailable(f"cannot connect to the hub at {path}: {exc.strerror}") from None
+    except BaseException:
+        s.close()
+        raise
     return s
 
 
@@ -71,7 +82,7 @@ def connect(paths: Paths, *, autostart: bool | None = None) -> socket.socket:
             "(autostart is off: WAITBUS_NO_AUTOSTART is set)"
         )
     paths.ensure()
-    with open(paths.autostart_lock, "a+b") as lock:
+    with open(open_private(str(paths.autostart_lock), os.O_RDWR | os.O_CREAT), "r+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the holder is starting a hub: a short wait
         sock = _try_connect(str(paths.socket))
         if sock is not None:
@@ -89,7 +100,7 @@ def connect(paths: Paths, *, autostart: bool | None = None) -> socket.socket:
         # The hub rotates hub.log by size itself (LOG_FILE_ENV); the file opened here
         # catches only what is said before it gets that far.
         env = {**os.environ, LOG_FILE_ENV: str(paths.hub_log)}
-        with open(paths.hub_log, "ab") as logf:
+        with open(open_private(str(paths.hub_log), os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab") as logf:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=env, start_new_session=True, close_fds=True
             )

@@ -14,6 +14,7 @@ import atexit
 import os
 from collections import namedtuple
 
+from waitbus_store import PathError, check_private_dir
 from waitbus_store._dirs import DB_NAME, DOORBELL_NAME, ensure_dirs
 from waitbus_store._store import Store
 from waitbus_wire import check_label, check_name, encode_fields, encode_payload, is_text, one_line
@@ -45,6 +46,7 @@ class _Producer:
         self.db = ""
         self.store: Store | None = None
         self.bell: _socket.socket | None = None
+        self.safe_runtime = ""  # the runtime dir last found private: checked once
 
     def store_for(self, state: str) -> Store:
         db = os.path.join(state, DB_NAME)
@@ -65,7 +67,16 @@ class _Producer:
             self.bell.close()
         self.store, self.bell = None, None
 
-    def ring(self, doorbell: str) -> None:
+    def ring(self, runtime: str) -> None:
+        if runtime != self.safe_runtime:
+            # Ring only into a private dir of ours: a doorbell another user planted would
+            # learn when we emit. The event is committed either way; the hub replays it.
+            try:
+                check_private_dir(runtime)
+            except (PathError, OSError):
+                return
+            self.safe_runtime = runtime
+        doorbell = os.path.join(runtime, DOORBELL_NAME)
         if self.bell is None:
             self.bell = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
             self.bell.setblocking(False)
@@ -142,7 +153,7 @@ def emit(
             summary=text,
         )
         if result.inserted:
-            _producer.ring(os.path.join(runtime, DOORBELL_NAME))
+            _producer.ring(runtime)
     return EmitResult(result.event_id, result.inserted)
 
 

@@ -16,6 +16,7 @@ def hub_stats(sock_path: Path | None = None, timeout: float = 3.0) -> tuple[HubS
     """(stats, "") from a live hub, else (None, why not), within `timeout` seconds."""
     import msgspec
 
+    from waitbus_store import PathError, check_peer, check_private_dir
     from waitbus_wire import FrameDecoder, FrameError, HubStats, decode_server_message, encode_frame
 
     from ._paths import paths
@@ -26,8 +27,10 @@ def hub_stats(sock_path: Path | None = None, timeout: float = 3.0) -> tuple[HubS
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     deadline = time.monotonic() + timeout
     try:
+        check_private_dir(str(path.parent))
         s.settimeout(timeout)
         s.connect(str(path))
+        check_peer(s, str(path))
         s.sendall(encode_frame(b'{"op":"stats"}'))
         decoder = FrameDecoder()
         while time.monotonic() < deadline:
@@ -40,6 +43,8 @@ def hub_stats(sock_path: Path | None = None, timeout: float = 3.0) -> tuple[HubS
                 if isinstance(msg, HubStats):
                     return msg, ""
         return None, f"no answer within {timeout:g}s"
+    except PathError as exc:
+        return None, str(exc)
     except (ConnectionRefusedError, FileNotFoundError):
         return None, f"nothing listens on {path} (a stale socket file)"
     except TimeoutError:

@@ -12,10 +12,11 @@ from ._dirs import DB_NAME as DB_FILENAME
 
 TYPE_CHECKING = False  # not `from typing import ...`: keeps producers' start-up cheap
 if TYPE_CHECKING:
-    from ._dirs import Dirs, resolve_dirs
+    from ._dirs import Dirs, UnsafeRuntimeDir, check_private_dir, open_private, resolve_dirs
     from ._identity import bus_id
     from ._logfile import LOG_BACKUPS, LOG_FILE_ENV, LOG_MAX_BYTES, bound_log, bound_log_from_env
     from ._paths import PathError, Paths, resolve_paths
+    from ._peer import ForeignPeer, check_peer, peer_pid, peer_uid
     from ._retention import PruneResult, plan_prune, prune
     from ._row import Row
     from ._schema import APPLICATION_ID, SCHEMA_VERSION, SchemaError
@@ -29,6 +30,13 @@ _WHERE = {
     "resolve_dirs": "_dirs",
     "bus_id": "_identity",
     "PathError": "_dirs",
+    "UnsafeRuntimeDir": "_dirs",
+    "check_private_dir": "_dirs",
+    "open_private": "_dirs",
+    "ForeignPeer": "_peer",
+    "check_peer": "_peer",
+    "peer_pid": "_peer",
+    "peer_uid": "_peer",
     "Paths": "_paths",
     "LOG_BACKUPS": "_logfile",
     "LOG_FILE_ENV": "_logfile",
@@ -56,6 +64,7 @@ __all__ = [
     "APPLICATION_ID",
     "DB_FILENAME",
     "Dirs",
+    "ForeignPeer",
     "SCHEMA_VERSION",
     "InsertResult",
     "LOG_BACKUPS",
@@ -69,10 +78,16 @@ __all__ = [
     "SecretsError",
     "Store",
     "StoreError",
+    "UnsafeRuntimeDir",
+    "check_peer",
+    "check_private_dir",
     "bound_log",
     "bound_log_from_env",
     "bus_id",
     "connect_readonly",
+    "open_private",
+    "peer_pid",
+    "peer_uid",
     "plan_prune",
     "prune",
     "read_secrets",

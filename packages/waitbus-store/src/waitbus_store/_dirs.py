@@ -26,6 +26,46 @@ class PathError(RuntimeError):
     """A state or runtime directory that cannot be used; the message says why."""
 
 
+class UnsafeRuntimeDir(PathError):
+    """A runtime dir another user made or can write into: refused, never repaired, since
+    whoever could write there may already have planted a socket or a symlink."""
+
+
+def check_private_dir(path: str) -> None:
+    """Refuse `path` unless it is a real directory (not a symlink), owned by this uid,
+    with no group or other permission bits. Raises UnsafeRuntimeDir naming the dir,
+    its owner and mode, and the fix; OSError (e.g. FileNotFoundError) if it cannot be
+    looked at."""
+    st = os.lstat(path)
+    uid = os.getuid()
+    mode = st.st_mode & 0o7777
+    kind = st.st_mode & 0o170000
+    if kind == 0o120000:
+        problem = "is a symlink"
+    elif kind != 0o040000:
+        problem = "is not a directory"
+    elif st.st_uid != uid:
+        problem = f"belongs to uid {st.st_uid}, not to you (uid {uid})"
+    elif mode & 0o077:
+        raise UnsafeRuntimeDir(
+            f"refusing runtime dir {path}: mode {mode:04o} lets other users in (owner uid {st.st_uid}); "
+            f"run `chmod 700 {path}` if you made it, else remove it and let waitbus create it again, "
+            "or set WAITBUS_RUNTIME_DIR to a directory of yours with mode 0700"
+        )
+    else:
+        return
+    raise UnsafeRuntimeDir(
+        f"refusing runtime dir {path}: it {problem} (owner uid {st.st_uid}, mode {mode:04o}); another user "
+        "may have made it to intercept waitbus: remove it (as root if needed) or set WAITBUS_RUNTIME_DIR "
+        "to a directory of yours with mode 0700"
+    )
+
+
+def open_private(path: str, flags: int, mode: int = 0o600) -> int:
+    """os.open that never follows a symlink at `path` (O_NOFOLLOW) and closes on exec."""
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+
+
 def state_dir() -> str:
     """WAITBUS_STATE_DIR, else the platform's per-user state dir for waitbus."""
     override = os.environ.get("WAITBUS_STATE_DIR")
@@ -56,17 +96,21 @@ def runtime_dir() -> str:
 
 
 def ensure_dirs(state: str, runtime: str | None) -> None:
-    """Create the dirs 0700 (tightening our own dirs if they are looser). A producer
-    passes no runtime dir: it needs only the log, and a broken runtime dir (where the
-    hub's sockets live) must not cost it an event the hub can replay later."""
-    for d in (state, runtime):
+    """Create the dirs 0700. The state dir is tightened to 0700 if it is ours and looser;
+    the runtime dir, where the sockets live, must already be private (check_private_dir)
+    or is refused. A producer passes no runtime dir: it needs only the log, and a broken
+    runtime dir must not cost it an event the hub can replay later."""
+    for d, private in ((state, False), (runtime, True)):
         if d is None:
             continue
         try:
             os.makedirs(d, mode=0o700, exist_ok=True)
-            st = os.stat(d)
-            if st.st_uid == os.getuid() and st.st_mode & 0o077:
-                os.chmod(d, 0o700)
+            if private:
+                check_private_dir(d)
+            else:
+                st = os.stat(d)
+                if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                    os.chmod(d, 0o700)
         except OSError as exc:
             raise PathError(f"cannot create {d}: {exc.strerror}; set WAITBUS_STATE_DIR/WAITBUS_RUNTIME_DIR") from None
         if not os.access(d, os.W_OK | os.X_OK):
