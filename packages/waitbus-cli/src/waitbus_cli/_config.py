@@ -72,6 +72,9 @@ class Hub(_Section):
 
 class Listener(_Section):
     port: int = Field(9000, ge=1, le=65535, description="Loopback port of the webhook listener.")
+    request_timeout: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a sender has for one whole request (headers and body)."
+    )
 
 
 def config_path() -> Path:

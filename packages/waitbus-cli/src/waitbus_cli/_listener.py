@@ -5,6 +5,8 @@ The stdlib server, one thread per connection. Framing rules are enforced before 
 handler sees anything: a POST needs a Content-Length of at most 10 MiB (chunked bodies
 are refused, so a handler always gets the exact bytes a signature was made over), and
 a body the listener did not read closes the connection instead of being skipped.
+What a sender may cost is bounded in _listener_limits: a route's auth header is required
+before the body, bodies read before auth share one budget, each request has a deadline.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from ._listener_limits import REQUEST_TIMEOUT_S, RETRY_AFTER_S, BodyBudget, Deadlines
 
 if TYPE_CHECKING:
     from waitbus import HttpRequest, HttpResponse, SourceSpec
@@ -37,13 +41,16 @@ class ListenerError(RuntimeError):
 @dataclass(frozen=True)
 class Mounted:
     """One endpoint. `source` is None for the listener's own routes; `authorize` runs
-    before the body is read, so an unauthenticated upload is never even received."""
+    before the body is read, so an unauthenticated upload is never even received.
+    Without it, the body is read before the handler can authenticate it: it must carry
+    one of `auth_headers` (if any) and it is read only within the body budget."""
 
     method: str
     path: str
     handler: Callable[[HttpRequest], HttpResponse]
     source: str | None = None
     authorize: Callable[[Mapping[str, str]], HttpResponse | None] | None = None
+    auth_headers: tuple[str, ...] = ()
 
 
 def json_response(status: int, obj: object) -> HttpResponse:
@@ -76,6 +83,10 @@ class Listener:
         self.secrets = dict(secrets)
         self.config = dict(config or {})
         self.metrics: ListenerMetrics = ListenerMetrics()
+        # Seconds a sender has for one whole request (config listener.request_timeout).
+        self.request_timeout = float(self.config.get("listener", {}).get("request_timeout", REQUEST_TIMEOUT_S))
+        self.budget = BodyBudget()
+        self.deadlines: Deadlines | None = None
         own = [
             Mounted("GET", "/healthz", self._healthz),
             Mounted("GET", "/metrics", self._metrics),
@@ -89,7 +100,8 @@ class Listener:
         for (method, path), (spec, route) in plugged.items():
             if (method, path) in table:
                 raise ListenerError(f"route clash: {method} {path} is the listener's own; source {spec.name} claims it")
-            table[(method, path)] = Mounted(method, path, route.handler, source=spec.name)
+            headers = tuple(h.lower() for h in route.auth_headers)
+            table[(method, path)] = Mounted(method, path, route.handler, source=spec.name, auth_headers=headers)
         # path -> method -> endpoint: a known path with another method is a 405, not a 404
         self.paths: dict[str, dict[str, Mounted]] = {}
         for m in table.values():
@@ -122,6 +134,7 @@ class Listener:
                 ) from None
             raise ListenerError(f"cannot bind 127.0.0.1:{self.port}: {exc}") from None
         self.server.listener = self
+        self.deadlines = Deadlines()
         self.port = self.server.server_address[1]
         return self.port
 
@@ -139,6 +152,8 @@ class Listener:
                 self.server.shutdown()
                 self._thread.join()
             self.server.server_close()
+        if self.deadlines is not None:
+            self.deadlines.stop()
         deadline = time.monotonic() + grace
         with self._idle:
             while self._busy:
@@ -174,6 +189,7 @@ class Listener:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # idle keep-alive connections must not hold the process open
+    request_queue_size = 128  # the accept backlog: a burst of senders waits, not refused (default 5)
     listener: Listener
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -196,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "waitbus-listener"
     sys_version = ""
-    timeout = 30  # seconds a client may stall mid-request or idle between requests
+    timeout = 30  # seconds a client may stall in one read or idle between requests
 
     def version_string(self) -> str:
         return self.server_version  # no Python version in the Server header
@@ -213,6 +229,35 @@ class _Handler(BaseHTTPRequestHandler):
         # Only the base class's own errors (a malformed request line, a timeout) get here.
         log.warning("%s: %s", self.client_address[0], format % args)
 
+    def handle_one_request(self) -> None:
+        """The base class's, inside the whole-request deadline, which starts with the
+        request's first byte (idle time between keep-alive requests does not count)."""
+        try:
+            first = self.rfile.peek(1)  # type: ignore[attr-defined]  # a BufferedReader over the socket
+        except OSError:  # idle past `timeout`, or the client reset
+            first = b""
+        if not first:
+            self.close_connection = True
+            return
+        deadlines = self.server.listener.deadlines
+        assert deadlines is not None
+        deadlines.arm(self.connection, self.server.listener.request_timeout)
+        try:
+            super().handle_one_request()
+        finally:
+            deadlines.disarm(self.connection)
+
+    def finish(self) -> None:
+        deadlines = self.server.listener.deadlines
+        if deadlines is not None:
+            deadlines.forget(self.connection)
+        super().finish()
+
+    def _too_slow(self) -> HttpResponse:
+        self.close_connection = True
+        limit = self.server.listener.request_timeout
+        return error(408, f"the request was not complete within {limit:g} s")
+
     def _dispatch(self) -> None:
         listener = self.server.listener
         started = time.monotonic()
@@ -228,6 +273,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, listener: Listener) -> tuple[str, str | None, int]:
         """Answer one request; (route label, source label, status) for the metrics."""
         path = urlsplit(self.path).path
+        assert listener.deadlines is not None
+        if listener.deadlines.expired(self.connection):  # the headers were cut off
+            return "unmatched", None, self._send(self._too_slow())
         methods = listener.paths.get(path)
         asked_close = self.close_connection  # what the client's Connection header asked for
         has_body = "transfer-encoding" in self.headers or self.headers.get("content-length", "0").strip() != "0"
@@ -248,13 +296,34 @@ class _Handler(BaseHTTPRequestHandler):
             denied = mounted.authorize(_headers(self))
             if denied is not None:
                 return path, source, self._send(denied)
+        elif mounted.auth_headers and not any(h in self.headers for h in mounted.auth_headers):
+            wanted = " or ".join(mounted.auth_headers)
+            return path, source, self._send(error(401, f"missing credentials: {lookup} {path} needs {wanted}"))
         length = int(self.headers.get("content-length", "0"))
-        body = self.rfile.read(length) if length else b""
+        # A body nobody has authenticated yet is read only within the shared budget.
+        reserved = length if mounted.authorize is None else 0
+        if reserved and not listener.budget.take(reserved):
+            busy = error(503, f"too many request bodies in flight; retry after {RETRY_AFTER_S} s")
+            return path, source, self._send(busy, [("Retry-After", str(RETRY_AFTER_S))])
+        try:
+            return path, source, self._read_and_call(listener, mounted, path, length, asked_close)
+        finally:
+            listener.budget.give(reserved)
+
+    def _read_and_call(self, listener: Listener, mounted: Mounted, path: str, length: int, asked_close: bool) -> int:
+        try:
+            body = self.rfile.read(length) if length else b""
+        except OSError:  # stalled past `timeout` in one read, or reset
+            body = b""
+        assert listener.deadlines is not None
+        listener.deadlines.disarm(self.connection)  # the handler's own time is not the sender's
+        if listener.deadlines.expired(self.connection):
+            return self._send(self._too_slow())
         if len(body) != length:
             self.close_connection = True
-            return path, source, 400  # the client left mid-body: nobody to answer
+            return 400  # the client left mid-body: nobody to answer
         self.close_connection = asked_close  # the body is consumed: back in step
-        return path, source, self._send(self._call(listener, mounted, path, body))
+        return self._send(self._call(listener, mounted, path, body))
 
     def _check_framing(self) -> HttpResponse | None:
         if "transfer-encoding" in self.headers:

@@ -42,12 +42,17 @@ class HttpResponse:
 
 @dataclass(frozen=True)
 class Route:
-    """One HTTP endpoint a source adds to the listener (`POST /webhook`)."""
+    """One HTTP endpoint a source adds to the listener (`POST /webhook`).
+
+    `auth_headers`: the request must carry at least one of these headers (the signature
+    or token the handler checks), else the listener answers 401 from the headers alone,
+    before reading any of the body."""
 
     method: str
     path: str
     handler: Callable[[HttpRequest], HttpResponse]
     summary: str = ""
+    auth_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from waitbus import Route, SourceSpec
 
 from ._names import ALERT_EVENT, HMAC_SECRET, SIGNATURE_HEADER, SOURCE_NAME, TOKEN_SECRET, WATCHDOG_EVENT
 
+_AUTH_HEADERS = ("authorization", SIGNATURE_HEADER)  # a bearer token or a proxy's HMAC
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -60,8 +62,20 @@ SOURCE = SourceSpec(
         f"token `{TOKEN_SECRET}` or an HMAC `X-Waitbus-Signature-256` with `{HMAC_SECRET}`."
     ),
     routes=(
-        Route("POST", "/alertmanager", handle_alertmanager, "Alertmanager webhook: one event per alert"),
-        Route("POST", "/watchdog", handle_watchdog, "the always-firing Watchdog alert (heartbeat)"),
+        Route(
+            "POST",
+            "/alertmanager",
+            handle_alertmanager,
+            "Alertmanager webhook: one event per alert",
+            auth_headers=_AUTH_HEADERS,
+        ),
+        Route(
+            "POST",
+            "/watchdog",
+            handle_watchdog,
+            "the always-firing Watchdog alert (heartbeat)",
+            auth_headers=_AUTH_HEADERS,
+        ),
     ),
 )
 

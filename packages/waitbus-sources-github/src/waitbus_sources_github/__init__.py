@@ -12,7 +12,7 @@ from __future__ import annotations
 from waitbus import Route, SourceSpec
 
 from ._fields import JOB, RUN, STALLED, job_fields, run_fields, state_word, summarize, transition_key
-from ._webhook import SECRET_NAME, handle_webhook, sign, verify_signature
+from ._webhook import SECRET_NAME, SIGNATURE_HEADER, handle_webhook, sign, verify_signature
 
 
 def etag_poll_main(argv: list[str]) -> int:
@@ -57,6 +57,7 @@ SOURCE = SourceSpec(
             "/webhook",
             handle_webhook,
             summary="GitHub workflow_run / workflow_job deliveries (X-Hub-Signature-256 with github-webhook-secret)",
+            auth_headers=(SIGNATURE_HEADER,),
         ),
     ),
 )

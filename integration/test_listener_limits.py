@@ -1,0 +1,212 @@
+"""What unauthenticated senders may cost the real `waitbus listener serve` (issue 13,
+item 3): a request without its route's auth header gets 401 from the headers alone;
+bodies read before a signature check share one budget (503 + Retry-After past it) and
+one whole-request deadline; the accept backlog absorbs a burst. Real listener
+subprocess, real sockets, the real GitHub source; RSS is read from /proc."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import waitbus_github_test_support as gh  # registered by conftest.py
+import waitbus_listener_test_helpers as lh
+
+pytestmark = pytest.mark.timeout(240)
+
+TEN_MIB = 10 * 1024 * 1024
+RSS_HEADROOM = 64 * 1024 * 1024
+CHUNK = b"x" * 65536
+
+
+def rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def head(path: str, length: int, headers: dict[str, str]) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {length}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.1 ") else 0
+
+
+def post_big(port: int, headers: dict[str, str], results: list[int]) -> None:
+    """Headers for a 10 MiB body, then the body at full speed; the status (0: none)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(head("/webhook", TEN_MIB, headers))
+        try:
+            for _ in range(TEN_MIB // len(CHUNK)):
+                s.sendall(CHUNK)
+        except OSError:
+            pass  # answered and closed before the body: the point
+        try:
+            results.append(status_of(s.recv(4096)))
+        except OSError:
+            results.append(0)
+
+
+def signed_post_until_stored(port: int, body: bytes, guid: str, deadline_s: float) -> tuple[int, list[int]]:
+    """A legitimate sender: retries a 503 after its Retry-After, like a queueing proxy."""
+    statuses: list[int] = []
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        status, headers, _ = lh.call(port, "POST", "/webhook", body, gh.signed_headers(body, "workflow_run", guid))
+        statuses.append(status)
+        if status != 503:
+            return status, statuses
+        assert headers.get("retry-after") == "1"
+        time.sleep(float(headers["retry-after"]))
+    return 0, statuses
+
+
+@pytest.fixture
+def listener(reap, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> lh.Served:
+    gh.stage_secret("github-webhook-secret", gh.SECRET)
+    monkeypatch.setenv("WAITBUS_LISTENER__REQUEST_TIMEOUT", "3")
+    return lh.serve(reap, tmp_path)
+
+
+def test_a_missing_signature_is_401_from_the_headers_alone(listener: lh.Served) -> None:
+    """No body byte is sent: the answer can only have come from the headers."""
+    with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as s:
+        s.sendall(head("/webhook", TEN_MIB, {"X-GitHub-Event": "workflow_run"}))
+        answer = s.recv(4096)
+        assert status_of(answer) == 401, answer
+        assert b"x-hub-signature-256" in answer
+        assert s.recv(4096) == b""  # closed: the unread body is never taken as a request
+    # Alertmanager's routes need a bearer token or a signature the same way.
+    with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as s:
+        s.sendall(head("/alertmanager", TEN_MIB, {}))
+        assert status_of(s.recv(4096)) == 401
+
+
+def test_forty_big_unsigned_and_forged_bodies_keep_rss_bounded_and_a_signed_delivery_lands(
+    listener: lh.Served,
+) -> None:
+    delivery = gh.examples("workflow_run")[0]
+    body = gh.body_of(delivery)
+    pid = listener.proc.pid
+    ping = b'{"zen": "warm up", "hook_id": 1}'
+    assert lh.call(listener.port, "POST", "/webhook", ping, gh.signed_headers(ping, "ping", "warm"))[0] == 200
+    before = rss(pid)
+    peak = before
+    sampling = True
+
+    def sample() -> None:
+        nonlocal peak
+        while sampling:
+            peak = max(peak, rss(pid))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    unsigned: list[int] = []
+    forged: list[int] = []
+    forged_headers = {"X-GitHub-Event": "workflow_run", "X-Hub-Signature-256": "sha256=" + "00" * 32}
+    attackers = [
+        threading.Thread(target=post_big, args=(listener.port, {"X-GitHub-Event": "workflow_run"}, unsigned))
+        for _ in range(40)
+    ] + [threading.Thread(target=post_big, args=(listener.port, forged_headers, forged)) for _ in range(40)]
+    try:
+        for t in attackers:
+            t.start()
+        status, tries = signed_post_until_stored(listener.port, body, "during-the-attack", deadline_s=60)
+        for t in attackers:
+            t.join(120)
+    finally:
+        sampling = False
+        sampler.join()
+    print(f"listener RSS: {before / 2**20:.1f} MB before, {peak / 2**20:.1f} MB peak under 80 x 10 MiB")
+    assert status == 200, tries
+    assert sorted(set(unsigned)) == [401]
+    assert set(forged) <= {401, 503} and 401 in forged  # forged: read within the budget, then refused
+    assert peak - before <= RSS_HEADROOM, f"{before / 2**20:.1f} -> {peak / 2**20:.1f} MB"
+    guids = {e["fields"].get("github_delivery") for e in gh.github_events()}
+    assert "during-the-attack" in guids
+
+
+def test_bodies_past_the_budget_get_503_with_retry_after(listener: lh.Served) -> None:
+    """Three forged 10 MiB uploads held open reserve 30 of the 32 MiB; the next is 503."""
+    forged = {"X-GitHub-Event": "workflow_run", "X-Hub-Signature-256": "sha256=" + "00" * 32}
+    holders = [socket.create_connection(("127.0.0.1", listener.port), timeout=10) for _ in range(3)]
+    try:
+        for s in holders:
+            s.sendall(head("/webhook", TEN_MIB, forged) + b"x")
+        deadline = time.monotonic() + 2.5  # inside the 3 s request deadline of the holders
+        answer = b""
+        while time.monotonic() < deadline:
+            with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as s:
+                s.sendall(head("/webhook", TEN_MIB, forged))
+                answer = s.recv(4096)
+            if status_of(answer) == 503:
+                break
+            time.sleep(0.05)
+        assert status_of(answer) == 503, answer
+        assert b"\r\nRetry-After: 1\r\n" in answer
+    finally:
+        for s in holders:
+            s.close()
+
+
+def test_a_dribbling_sender_is_cut_off_by_the_whole_request_deadline(listener: lh.Served) -> None:
+    """One byte every 0.2 s never trips the 30 s per-read timeout; the 3 s deadline does."""
+    forged = {"X-GitHub-Event": "workflow_run", "X-Hub-Signature-256": "sha256=" + "00" * 32}
+    for first, rest in (
+        (head("/webhook", 100_000, forged), b"x" * 100_000),  # a dribbled body
+        (b"POST /webhook HTTP/1.1\r\n", b"X-Padding: " + b"p" * 10_000),  # dribbled headers
+    ):
+        started = time.monotonic()
+        answer = b""
+        with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as s:
+            s.sendall(first)
+            for byte in rest:
+                try:
+                    s.sendall(bytes([byte]))
+                except OSError:
+                    break
+                if time.monotonic() - started > 15:
+                    break
+                time.sleep(0.2)
+                s.setblocking(False)
+                try:
+                    answer += s.recv(4096)
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    break
+                finally:
+                    s.setblocking(True)
+                if answer:
+                    break
+        took = time.monotonic() - started
+        assert status_of(answer) == 408, (first[:30], answer)
+        assert took < 8, f"cut off after {took:.1f} s"
+
+
+def test_the_accept_backlog_absorbs_a_burst(listener: lh.Served) -> None:
+    out = subprocess.run(
+        ["ss", "-Hltn", f"sport = :{listener.port}"], capture_output=True, text=True, timeout=10, check=True
+    )
+    backlog = int(out.stdout.split()[2])  # Send-Q of a listening socket: its backlog
+    assert backlog >= 128, out.stdout
+    results: list[int] = []
+
+    def ping() -> None:
+        results.append(lh.call(listener.port, "GET", "/healthz")[0])
+
+    burst = [threading.Thread(target=ping) for _ in range(100)]
+    for t in burst:
+        t.start()
+    for t in burst:
+        t.join(60)
+    assert results == [200] * 100
