@@ -48,18 +48,18 @@ def run(rounds: int = 5) -> int:
         os.environ["WAITBUS_RUNTIME_DIR"] = str(Path(tmp) / "run")
         os.environ["WAITBUS_NO_AUTOSTART"] = "1"
         from waitbus import emit, subscribe
-        from waitbus._paths import paths
+        from waitbus_store import resolve_paths
 
         _say(f"waitbus demo: temporary state in {tmp}")
         hub = subprocess.Popen([sys.executable, "-m", "waitbus_hub", "--log-level", "WARNING"])
         try:
             deadline = time.monotonic() + 10
-            while not paths().socket.exists():
+            while not resolve_paths().socket.exists():
                 if hub.poll() is not None or time.monotonic() > deadline:
                     _say("the hub did not start")
                     return 2
                 time.sleep(0.01)
-            _say(f"hub started (pid {hub.pid}) on {paths().socket}\n")
+            _say(f"hub started (pid {hub.pid}) on {resolve_paths().socket}\n")
             _say("Phase 1: an agent blocks on wait_for(source=github, conclusion=success), zero polling.")
             latencies = []
             for i in range(rounds):

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 def hub_stats(sock_path: Path, timeout: float = 3.0) -> tuple[HubStats | None, str]:
     """(stats, "") from a live hub, else (None, why not)."""
-    from waitbus._hubinfo import hub_stats as ask
+    from waitbus import hub_stats as ask
 
     return ask(sock_path, timeout)
 

@@ -73,7 +73,7 @@ class Listener:
         secrets: Mapping[str, str],
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        from waitbus._sources import all_routes
+        from waitbus import all_routes
 
         from ._listener_emit import authorize_emit, handle_emit
         from ._listener_metrics import ListenerMetrics

@@ -19,7 +19,7 @@ def prepare(port: int, *, bind: bool = True) -> Listener:
     """A listener with every installed source's routes and the secrets file, bound unless
     told not to. Raises ListenerError (exit 2) for a broken plugin, a route clash, an
     unreadable secrets file, an unusable state or runtime dir or a busy port."""
-    from waitbus._sources import installed_sources
+    from waitbus import installed_sources
     from waitbus_store import PathError, resolve_paths
 
     from ._config import load

@@ -59,7 +59,7 @@ def hub_argv(argv: list[str]) -> list[str]:
     command line leaves out. Raises ConfigProblem for a bad config file."""
     if any(a in ("-h", "--help") for a in argv):
         return argv
-    from waitbus_hub._main import build_parser
+    from waitbus_hub import build_parser
 
     parser = build_parser()
     dests = ("heartbeat_sec", "lag_limit_bytes", "retention_seconds", "retention_bytes", "retention_rows", "idle_exit")

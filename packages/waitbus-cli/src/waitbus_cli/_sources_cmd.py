@@ -39,7 +39,7 @@ class _SourceGroup(TyperGroup):
 
 def _sources() -> dict[str, SourceSpec]:
     """Every installed source; a plugin that fails to load is an error naming it (exit 2)."""
-    from waitbus._sources import installed_sources
+    from waitbus import installed_sources
 
     try:
         return installed_sources()
@@ -52,10 +52,10 @@ def _origins() -> dict[str, tuple[str, str]]:
     """source name -> (distribution, entry point value)."""
     from importlib.metadata import entry_points
 
-    from waitbus._sources import GROUP
+    from waitbus import SOURCES_GROUP
 
     out: dict[str, tuple[str, str]] = {}
-    for ep in entry_points(group=GROUP):
+    for ep in entry_points(group=SOURCES_GROUP):
         dist = ep.dist.name if ep.dist is not None else "?"
         out[ep.name] = (dist, ep.value)
     return out

@@ -64,7 +64,7 @@ def gather() -> dict[str, Any]:
     stats, why = hub_stats(paths.socket)
     hub: dict[str, Any] = {"alive": stats is not None, "socket": str(paths.socket)}
     if stats is not None:
-        hub.update({k: v for k, v in msgspec.structs.asdict(stats).items()})
+        hub.update({k: v for k, v in msgspec.to_builtins(stats).items() if k != "kind"})  # nested subscribers too
     else:
         hub["reason"] = why
     return {"events": store.pop("events"), "last_event": store.pop("last_event"), "db": store, "hub": hub}

@@ -27,6 +27,7 @@ from waitbus_wire import (
     FrameError,
     Heartbeat,
     HubStats,
+    PredicateError,
     SubscribeAck,
     SubscribeError,
     SubscribeRejected,
@@ -34,7 +35,6 @@ from waitbus_wire import (
     encode_frame,
     encode_message,
 )
-from waitbus_wire._predicate import PredicateError
 
 from ._lifecycle import OUT_OF_FDS, AcceptPause, Lifetime
 from ._metrics import Metrics

@@ -14,8 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from waitbus_store import peer_pid
-from waitbus_wire import MAX_STATS_CLIENTS, Predicate, Subscribe, SubscriberInfo, parse_predicate
-from waitbus_wire._predicate import PredicateError
+from waitbus_wire import MAX_STATS_CLIENTS, Predicate, PredicateError, Subscribe, SubscriberInfo, parse_predicate
 
 from ._rows import Prepared
 

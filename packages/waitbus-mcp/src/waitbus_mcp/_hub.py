@@ -8,14 +8,16 @@ from typing import Any
 def hub_stats(timeout: float = 2.0) -> dict[str, Any]:
     """{"reachable": True, ...the hub_stats keys} or {"reachable": False, "detail": why}.
     Blocks for at most `timeout` seconds; never starts a hub."""
-    from waitbus._hubinfo import hub_stats as ask
-    from waitbus._paths import paths
+    from waitbus import hub_stats as ask
+    from waitbus_store import resolve_paths
 
-    path = paths().socket
+    path = resolve_paths().socket
     stats, why = ask(path, timeout)
     out: dict[str, Any] = {"reachable": stats is not None, "socket": str(path)}
     if stats is None:
         out["detail"] = why
     else:
-        out.update({name: getattr(stats, name) for name in stats.__struct_fields__})
+        import msgspec
+
+        out.update({k: v for k, v in msgspec.to_builtins(stats).items() if k != "kind"})  # nested subscribers too
     return out

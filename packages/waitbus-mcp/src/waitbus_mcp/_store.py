@@ -232,7 +232,7 @@ def _entity_keys(source: str) -> tuple[str, ...]:
     if _spec_keys is None:
         found: dict[str, tuple[str, ...]] = {}
         try:
-            from waitbus._sources import installed_sources
+            from waitbus import installed_sources
 
             for name, spec in installed_sources().items():
                 if spec.entity_key:

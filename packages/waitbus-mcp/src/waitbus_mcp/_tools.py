@@ -97,7 +97,7 @@ def _events(frames: list[EventFrame]) -> list[dict[str, Any]]:
 
 
 async def _status(bridge: Bridge, args: Args) -> dict[str, Any]:
-    from waitbus._autostart import autostart_enabled
+    from waitbus import autostart_enabled
 
     from . import __version__
 

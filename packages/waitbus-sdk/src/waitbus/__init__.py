@@ -19,11 +19,22 @@ if TYPE_CHECKING:
     from waitbus_wire import Clause, EventError, EventFrame, PredicateError, parse_duration
 
     from ._api import asubscribe, request, respond, subscribe, wait_for
+    from ._autostart import autostart_enabled
     from ._emit import EmitResult, emit, fetch_payload
     from ._errors import HubRejected, HubUnavailable, WaitbusError
+    from ._hubinfo import hub_stats
     from ._match import Matcher
     from ._registry import register_condition, register_evaluator
-    from ._sources import HttpRequest, HttpResponse, Route, SourceSpec, register_source
+    from ._sources import (
+        SOURCES_GROUP,
+        HttpRequest,
+        HttpResponse,
+        Route,
+        SourceSpec,
+        all_routes,
+        installed_sources,
+        register_source,
+    )
     from ._stream import Subscription
 
 _WHERE = {
@@ -37,6 +48,11 @@ _WHERE = {
     "respond": "waitbus._api",
     "subscribe": "waitbus._api",
     "wait_for": "waitbus._api",
+    "autostart_enabled": "waitbus._autostart",
+    "hub_stats": "waitbus._hubinfo",
+    "SOURCES_GROUP": "waitbus._sources",
+    "all_routes": "waitbus._sources",
+    "installed_sources": "waitbus._sources",
     "EmitResult": "waitbus._emit",
     "emit": "waitbus._emit",
     "fetch_payload": "waitbus._emit",
@@ -66,12 +82,17 @@ __all__ = [
     "Matcher",
     "PredicateError",
     "Route",
+    "SOURCES_GROUP",
     "SourceSpec",
     "Subscription",
     "WaitbusError",
+    "all_routes",
     "asubscribe",
+    "autostart_enabled",
     "emit",
     "fetch_payload",
+    "hub_stats",
+    "installed_sources",
     "parse_duration",
     "register_condition",
     "register_evaluator",

@@ -14,9 +14,7 @@ import atexit
 import os
 from collections import namedtuple
 
-from waitbus_store import PathError, check_private_dir
-from waitbus_store._dirs import DB_NAME, DOORBELL_NAME, ensure_dirs
-from waitbus_store._store import Store
+from waitbus_store import DB_FILENAME, DOORBELL_NAME, PathError, Store, check_private_dir, ensure_dirs
 from waitbus_wire import check_label, check_name, encode_fields, encode_payload, is_text, one_line
 
 from ._paths import dirs
@@ -49,7 +47,7 @@ class _Producer:
         self.safe_runtime = ""  # the runtime dir last found private: checked once
 
     def store_for(self, state: str) -> Store:
-        db = os.path.join(state, DB_NAME)
+        db = os.path.join(state, DB_FILENAME)
         if self.store is None or self.pid != os.getpid() or self.db != db:
             # After fork the parent's handles must not be used: drop them unclosed.
             if self.pid == os.getpid():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from waitbus_store._dirs import runtime_dir, state_dir
+from waitbus_store import runtime_dir, state_dir
 
 TYPE_CHECKING = False  # producers must not pay for typing or pathlib: see _emit
 if TYPE_CHECKING:

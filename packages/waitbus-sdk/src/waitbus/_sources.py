@@ -15,7 +15,7 @@ from typing import Any
 
 from waitbus_wire import check_name
 
-GROUP = "waitbus.sources.v1"
+SOURCES_GROUP = "waitbus.sources.v1"
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def installed_sources() -> dict[str, SourceSpec]:
     from importlib.metadata import entry_points
 
     found: dict[str, SourceSpec] = {}
-    for ep in entry_points(group=GROUP):
+    for ep in entry_points(group=SOURCES_GROUP):
         try:
             obj = ep.load()
             spec = obj() if callable(obj) and not isinstance(obj, SourceSpec) else obj

@@ -12,7 +12,17 @@ from ._dirs import DB_NAME as DB_FILENAME
 
 TYPE_CHECKING = False  # not `from typing import ...`: keeps producers' start-up cheap
 if TYPE_CHECKING:
-    from ._dirs import Dirs, UnsafeRuntimeDir, check_private_dir, open_private, resolve_dirs
+    from ._dirs import (
+        DOORBELL_NAME,
+        Dirs,
+        UnsafeRuntimeDir,
+        check_private_dir,
+        ensure_dirs,
+        open_private,
+        resolve_dirs,
+        runtime_dir,
+        state_dir,
+    )
     from ._identity import bus_id
     from ._logfile import LOG_BACKUPS, LOG_FILE_ENV, LOG_MAX_BYTES, bound_log, bound_log_from_env
     from ._paths import PathError, Paths, resolve_paths
@@ -27,7 +37,11 @@ if TYPE_CHECKING:
 # public name -> private module
 _WHERE = {
     "Dirs": "_dirs",
+    "DOORBELL_NAME": "_dirs",
+    "ensure_dirs": "_dirs",
     "resolve_dirs": "_dirs",
+    "runtime_dir": "_dirs",
+    "state_dir": "_dirs",
     "bus_id": "_identity",
     "PathError": "_dirs",
     "UnsafeRuntimeDir": "_dirs",
@@ -63,6 +77,7 @@ _WHERE = {
 __all__ = [
     "APPLICATION_ID",
     "DB_FILENAME",
+    "DOORBELL_NAME",
     "Dirs",
     "ForeignPeer",
     "SCHEMA_VERSION",
@@ -85,6 +100,7 @@ __all__ = [
     "bound_log_from_env",
     "bus_id",
     "connect_readonly",
+    "ensure_dirs",
     "open_private",
     "peer_pid",
     "peer_uid",
@@ -93,7 +109,9 @@ __all__ = [
     "read_secrets",
     "resolve_dirs",
     "resolve_paths",
+    "runtime_dir",
     "schema_status",
+    "state_dir",
 ]
 
 
