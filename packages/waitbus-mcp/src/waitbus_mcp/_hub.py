@@ -17,7 +17,10 @@ def hub_stats(timeout: float = 2.0) -> dict[str, Any]:
     if stats is None:
         out["detail"] = why
     else:
-        import msgspec
+        import json
 
-        out.update({k: v for k, v in msgspec.to_builtins(stats).items() if k != "kind"})  # nested subscribers too
+        from waitbus_wire import encode_message
+
+        # through JSON: the per-subscriber list holds structs too
+        out.update({k: v for k, v in json.loads(encode_message(stats)).items() if k != "kind"})
     return out
