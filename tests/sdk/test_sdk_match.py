@@ -92,3 +92,32 @@ def test_evaluators_run_client_side_and_disable_hub_filtering():
 def test_bad_predicates_fail_before_any_connection():
     with pytest.raises(PredicateError, match="double quotes"):
         Matcher("fields.status=completed")
+
+
+def test_a_source_declares_a_predicate_language_and_its_failures_through_the_plugin_door():
+    from waitbus import SourceSpec, find_source, is_failure, register_source
+
+    register_source(
+        SourceSpec(
+            name="kite",
+            evaluators={"kite.above": lambda expr: lambda f: f.fields.get("n", 0) > int(expr)},
+            is_failure=lambda f: f.fields.get("ok") is False,
+        )
+    )
+    assert find_source("kite") is not None
+    m = Matcher(["kite.above:2"], source="kite")
+    assert m.offer(frame("kite", n=3)) and not m.offer(frame("kite", n=2))
+    assert m.hub_where() == [['source="kite"']]  # the grammar part still reaches the hub
+    assert is_failure(frame("kite", ok=False)) and not is_failure(frame("kite", ok=True))
+    assert not is_failure(frame("nosuchsource", ok=False))
+
+
+def test_a_language_must_be_named_after_its_source_and_an_unknown_one_says_which_source_is_missing():
+    from waitbus import SourceSpec
+
+    with pytest.raises(ValueError, match=r"must be named kite2\.<language>"):
+        SourceSpec(name="kite2", evaluators={"other.x": lambda expr: lambda f: True})
+    with pytest.raises(PredicateError, match="source 'nosuch', which is not installed"):
+        Matcher(["nosuch.lang:1"])
+    with pytest.raises(PredicateError, match="no predicate language 'nolang' is registered"):
+        Matcher(["nolang:1"])

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from waitbus_wire import parse_duration
 
+from ._config_file import config_path
 from ._units import parse_size
 
 
@@ -75,15 +76,6 @@ class Listener(_Section):
     request_timeout: float = Field(
         30.0, gt=0, le=3600, description="Seconds a sender has for one whole request (headers and body)."
     )
-
-
-def config_path() -> Path:
-    explicit = os.environ.get("WAITBUS_CONFIG")
-    if explicit:
-        return Path(explicit)
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("waitbus", appauthor=False)) / "config.toml"
 
 
 class Settings(BaseSettings):

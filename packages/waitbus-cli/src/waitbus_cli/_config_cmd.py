@@ -59,7 +59,7 @@ def _type_words(prop: dict[str, Any]) -> str:
 def example_toml() -> str:
     """A commented config file: every key, its meaning and its default (commented out, so
     the file changes nothing until a line is uncommented)."""
-    from ._config import config_path
+    from ._config_file import config_path
 
     lines = [
         f"# waitbus configuration. This file: {config_path()} (or the file $WAITBUS_CONFIG names).",
@@ -124,7 +124,8 @@ def describe_error(exc: Exception) -> list[str]:
 
 
 def validate(path: Path | None, as_json: bool) -> int:
-    from ._config import config_path, load
+    from ._config import load
+    from ._config_file import config_path
 
     target = path or config_path()
     try:

@@ -25,7 +25,8 @@ def _limits(older_than: str | None, max_size: str | None, max_rows: int | None) 
             "max_bytes": parse_size(max_size) if max_size is not None else None,
             "max_rows": max_rows,
         }, "flags"
-    from ._config import config_path, load
+    from ._config import load
+    from ._config_file import config_path
 
     retention = load().retention
     limits = {

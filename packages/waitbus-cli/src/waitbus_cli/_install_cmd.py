@@ -33,8 +33,8 @@ def _write_new(path: Path, text: str, mode: int) -> bool:
 def run_init() -> int:
     from waitbus_store import PathError, Store, StoreError, resolve_paths
 
-    from ._config import config_path
     from ._config_cmd import example_toml
+    from ._config_file import config_path
 
     paths = resolve_paths()
     did: list[str] = []

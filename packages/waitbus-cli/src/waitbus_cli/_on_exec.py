@@ -22,7 +22,7 @@ from . import _exit
 if TYPE_CHECKING:
     from waitbus import EventFrame
 
-    from ._predicate_opts import WaitArgs
+    from ._wait_args import WaitArgs
 
 NOT_EXECUTABLE = 126
 NOT_FOUND = 127

@@ -7,7 +7,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from . import _exit
-from ._predicate_opts import WaitArgs, add_predicate_args, predicate_flags
+from ._predicate_flags import add_predicate_args, predicate_flags
+from ._wait_args import WaitArgs
 
 if TYPE_CHECKING:
     from waitbus import EventFrame
@@ -20,7 +21,7 @@ def _fail(verb: str, message: object, code: int = _exit.USAGE) -> int:
 
 def prepare(verb: str, **flags: object) -> WaitArgs | int:
     """The parsed flags, or the exit code after printing what is wrong."""
-    from ._predicate_opts import build
+    from ._wait_args import build
 
     try:
         return build(**flags)  # type: ignore[arg-type]
@@ -33,11 +34,9 @@ def describe(frame: EventFrame) -> str:
 
 
 def run_wait(args: WaitArgs, *, as_json: bool) -> int:
-    from waitbus import HubRejected, HubUnavailable, wait_for
+    from waitbus import HubRejected, HubUnavailable, is_failure, wait_for
     from waitbus_store import PathError, StoreError
     from waitbus_wire import event_json
-
-    from ._predicate_opts import is_failed_run
 
     try:
         frame = wait_for(**args.kwargs(), timeout=args.timeout)
@@ -50,7 +49,7 @@ def run_wait(args: WaitArgs, *, as_json: bool) -> int:
         sys.stdout.flush()
     else:
         print(describe(frame), flush=True)
-    return _exit.FAILED if is_failed_run(frame) else _exit.OK
+    return _exit.FAILED if is_failure(frame) else _exit.OK
 
 
 _WAIT_EPILOG = """examples:

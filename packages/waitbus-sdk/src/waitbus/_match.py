@@ -40,11 +40,15 @@ def _compile(items: Sequence[str]) -> Alternative:
         if not isinstance(item, str):
             raise PredicateError(f"a match spec must be a string, got {type(item).__name__}")
         m = PREFIX_RE.match(item)
-        compile_fn = evaluator(m.group(1)) if m else None
-        if m and compile_fn is not None:
-            tests.append(compile_fn(m.group(2)))
-        else:
+        if m is None:
             specs.append(item)
+            continue
+        compile_fn = evaluator(m.group(1))
+        if compile_fn is None:
+            source = m.group(1).partition(".")[0]
+            hint = f"; it would come from the source {source!r}, which is not installed" if "." in m.group(1) else ""
+            raise PredicateError(f"{item!r}: no predicate language {m.group(1)!r} is registered{hint}")
+        tests.append(compile_fn(m.group(2)))
     return Alternative(specs, tests)
 
 

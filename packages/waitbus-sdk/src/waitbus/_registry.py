@@ -37,4 +37,12 @@ def register_evaluator(prefix: str, compile_fn: Evaluator) -> None:
 
 
 def evaluator(prefix: str) -> Evaluator | None:
-    return _evaluators.get(prefix)
+    """The compile function for `prefix`: registered in-process, else declared by the
+    installed source the prefix names (`github.sha` -> source `github`)."""
+    found = _evaluators.get(prefix)
+    if found is None and "." in prefix:
+        from ._sources import find_source
+
+        spec = find_source(prefix.partition(".")[0])
+        found = spec.evaluators.get(prefix) if spec is not None else None
+    return found

@@ -2,8 +2,9 @@
 
 A source declares itself with a SourceSpec: its name and event types, how to write a
 one-line summary and which fields identify the entity an event is about, and
-optionally a runner (`waitbus source NAME ...`) and HTTP routes that the one
-loopback listener mounts. Built-in sources come through the same door as
+optionally a runner (`waitbus source NAME ...`), HTTP routes that the one loopback
+listener mounts, predicate languages (`evaluators`) and which of its events report a
+failure (`is_failure`, the verdict `waitbus wait` exits 1 on). Built-in sources come through the same door as
 third-party ones; `register_source` does the same in-process. See docs/plugins.md.
 """
 
@@ -13,7 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from waitbus_wire import check_name
+from waitbus_wire import EventFrame, check_name
+
+from ._registry import Evaluator
 
 SOURCES_GROUP = "waitbus.sources.v1"
 
@@ -63,6 +66,10 @@ class SourceSpec:
     `entity_key` the dotted fields naming what an event is about (a CI run, a container),
     for `waitbus top` and `replay --coalesce`; `runner(argv) -> exit code` backs
     `waitbus source NAME ...`; `routes` are mounted by `waitbus listener serve`.
+    `evaluators` maps a spec prefix named `<source>.<language>` (`github.sha`) to a
+    compile function, as `register_evaluator` takes; every consumer finds it when a
+    spec uses the prefix. `is_failure(frame)` is True for an event of this source that
+    reports a failure.
     """
 
     name: str
@@ -72,6 +79,8 @@ class SourceSpec:
     description: str = ""
     runner: Callable[[list[str]], int] | None = None
     routes: tuple[Route, ...] = ()
+    evaluators: Mapping[str, Evaluator] = field(default_factory=dict)
+    is_failure: Callable[[EventFrame], bool] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,6 +90,9 @@ class SourceSpec:
         for route in self.routes:
             if not route.path.startswith("/") or route.method.upper() != route.method:
                 raise ValueError(f"source {self.name}: route {route.method} {route.path} must be like POST /path")
+        for prefix in self.evaluators:
+            if check_name("evaluator prefix", prefix).partition(".")[0] != self.name:
+                raise ValueError(f"source {self.name}: evaluator {prefix!r} must be named {self.name}.<language>")
 
 
 class UnknownSource(LookupError):
@@ -103,20 +115,43 @@ def installed_sources() -> dict[str, SourceSpec]:
     win on a name clash). A broken plugin raises with its entry point named."""
     from importlib.metadata import entry_points
 
-    found: dict[str, SourceSpec] = {}
-    for ep in entry_points(group=SOURCES_GROUP):
-        try:
-            obj = ep.load()
-            spec = obj() if callable(obj) and not isinstance(obj, SourceSpec) else obj
-        except Exception as exc:
-            raise ValueError(f"source plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
-        if not isinstance(spec, SourceSpec):
-            raise ValueError(f"source plugin {ep.name!r} ({ep.value}) is not a waitbus.SourceSpec")
-        if spec.name != ep.name:
-            raise ValueError(f"source plugin {ep.name!r} ({ep.value}) declares the name {spec.name!r}")
-        found[spec.name] = spec
+    found = {ep.name: _load(ep) for ep in entry_points(group=SOURCES_GROUP)}
     found.update(_registered)
     return found
+
+
+def _load(ep: Any) -> SourceSpec:
+    try:
+        obj = ep.load()
+        spec = obj() if callable(obj) and not isinstance(obj, SourceSpec) else obj
+    except Exception as exc:
+        raise ValueError(f"source plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+    if not isinstance(spec, SourceSpec):
+        raise ValueError(f"source plugin {ep.name!r} ({ep.value}) is not a waitbus.SourceSpec")
+    if spec.name != ep.name:
+        raise ValueError(f"source plugin {ep.name!r} ({ep.value}) declares the name {spec.name!r}")
+    return spec
+
+
+def find_source(name: str) -> SourceSpec | None:
+    """The source called `name`, loading only its own entry point; None if there is none."""
+    if name in _registered:
+        return _registered[name]
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=SOURCES_GROUP, name=name):
+        return _load(ep)
+    return None
+
+
+def is_failure(frame: EventFrame) -> bool:
+    """True when the event's source declares it a failure (a red CI run): the verdict
+    `waitbus wait` exits 1 on. False for a source that declares no such rule."""
+    try:
+        spec = find_source(frame.source) if frame.source else None
+    except ValueError:
+        return False  # a broken plugin cannot turn a match into a failure
+    return bool(spec is not None and spec.is_failure is not None and spec.is_failure(frame))
 
 
 def get_source(name: str) -> SourceSpec:

@@ -1,6 +1,7 @@
 """GitHub Actions source for waitbus: HMAC-verified `POST /webhook` for workflow_run /
 workflow_job deliveries, the ETag poller (`waitbus etag-poll run`) with stall
-detection, and the PR monitor (`waitbus pr-monitor tick`). See README.md.
+detection, the PR monitor (`waitbus pr-monitor tick`), and what a run means for a
+waiter (`is_failure` and the `github.sha:<prefix>` predicate language). See README.md.
 
 `SOURCE` is what the `waitbus.sources.v1` entry point names; `etag_poll_main` and
 `pr_monitor_main` back the CLI doors. Importing this module stays cheap: the poller
@@ -12,6 +13,7 @@ from __future__ import annotations
 from waitbus import Route, SourceSpec
 
 from ._fields import JOB, RUN, STALLED, job_fields, run_fields, state_word, summarize, transition_key
+from ._verdict import SHA_EVALUATOR, is_failed_run, sha_test
 from ._webhook import SECRET_NAME, SIGNATURE_HEADER, handle_webhook, sign, verify_signature
 
 
@@ -51,6 +53,8 @@ SOURCE = SourceSpec(
     entity_key=("fields.job_id", "fields.run_id"),
     description="GitHub Actions runs and jobs: signed webhooks, an ETag poller, stall detection, per-PR state.",
     runner=run_source,
+    evaluators={SHA_EVALUATOR: sha_test},
+    is_failure=is_failed_run,
     routes=(
         Route(
             "POST",
@@ -66,14 +70,17 @@ __all__ = [
     "JOB",
     "RUN",
     "SECRET_NAME",
+    "SHA_EVALUATOR",
     "SOURCE",
     "STALLED",
     "etag_poll_main",
     "handle_webhook",
+    "is_failed_run",
     "job_fields",
     "pr_monitor_main",
     "run_fields",
     "run_source",
+    "sha_test",
     "sign",
     "state_word",
     "summarize",
