@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 DEFAULT_LIMIT = 1000
+DEFAULT_TIMEOUT = "30s"
+# The memory a query may take: SQLite's own heap (sorts, groups, CTEs), one value
+# (randomblob, group_concat; a stored payload is at most 4 MiB) and the rows kept for
+# printing. A query past one of them stops with exit 2, like any refused SQL.
+HEAP_LIMIT = 256 * 1024 * 1024
+VALUE_LIMIT = 16 * 1024 * 1024
+RESULT_LIMIT = 64 * 1024 * 1024
 DUCKDB_HINT = "DuckDB is not installed: pip install 'waitbus-store[analyze]'"
 
 # -- the read-only guard ---------------------------------------------------------
@@ -143,9 +150,30 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, db: str | None, 
 # -- events query ----------------------------------------------------------------
 
 
-def query(sql: str, *, limit: int, as_json: bool) -> int:
+def _size(value: object) -> int:
+    return len(value) if isinstance(value, str | bytes) else 16
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _fetch(cur: sqlite3.Cursor) -> list[Any]:
+    """The rows, refusing a result that would not fit in RESULT_LIMIT bytes."""
+    rows: list[Any] = []
+    total = 0
+    for row in cur:  # one at a time: a batch of big values could itself be too much
+        total += sum(_size(v) for v in row)
+        if total > RESULT_LIMIT:
+            raise _TooBig
+        rows.append(row)
+    return rows
+
+
+def query(sql: str, *, limit: int, as_json: bool, timeout: float) -> int:
     import signal
     import sqlite3
+    import time
 
     from ._entities import open_log
     from ._render import CliError, dumps, fail, table
@@ -159,23 +187,42 @@ def query(sql: str, *, limit: int, as_json: bool) -> int:
     except ValueError as exc:
         return fail("events query", exc, _exit.USAGE)
     stop: list[bool] = [False]
+    deadline = time.monotonic() + timeout
 
     def on_sigint(signum: int, frame: object) -> None:
         stop[0] = True  # SQLite checks this between VM steps (progress handler)
 
+    def halt() -> int:
+        # Ending the statement ends its read transaction: emitters never wait on a
+        # query, but a pinned snapshot keeps the WAL from being checkpointed.
+        return int(stop[0] or time.monotonic() > deadline)
+
     old = signal.signal(signal.SIGINT, on_sigint)
-    conn.set_progress_handler(lambda: int(stop[0]), 10_000)
+    conn.set_progress_handler(halt, 10_000)
+    conn.execute(f"PRAGMA hard_heap_limit = {HEAP_LIMIT}")  # this process runs only this query
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, VALUE_LIMIT)
     conn.set_authorizer(_authorize)
     try:
         # A newline before ")" so a trailing `-- comment` cannot swallow it.
         cur = conn.execute(f"SELECT * FROM (\n{statement}\n) LIMIT ?", (limit + 1,))
         columns = [d[0] for d in cur.description or ()]
-        rows = cur.fetchall()
+        rows = _fetch(cur)
+    except _TooBig:
+        return fail(
+            "events query",
+            f"the result is over {RESULT_LIMIT >> 20} MiB; select fewer columns or rows (--limit)",
+            _exit.USAGE,
+        )
     except sqlite3.Error as exc:
         if stop[0]:
             return _exit.INTERRUPTED
-        hint = " (only reads of tables are allowed)" if "not authorized" in str(exc) else ""
-        return fail("events query", f"{exc}{hint}", _exit.USAGE)
+        if time.monotonic() > deadline:
+            return fail(
+                "events query",
+                f"stopped after {timeout:g}s (--timeout); narrow the query, or raise --timeout",
+                _exit.TIMEOUT,
+            )
+        return fail("events query", f"{exc}{_hint(str(exc))}", _exit.USAGE)
     finally:
         signal.signal(signal.SIGINT, old)
         conn.close()
@@ -187,6 +234,16 @@ def query(sql: str, *, limit: int, as_json: bool) -> int:
     else:
         print(table(columns, rows))
     return _exit.OK
+
+
+def _hint(message: str) -> str:
+    if "not authorized" in message:
+        return " (only reads of tables are allowed)"
+    if "too big" in message:
+        return f" (one value may be at most {VALUE_LIMIT >> 20} MiB)"
+    if "out of memory" in message:
+        return f" (a query may use at most {HEAP_LIMIT >> 20} MiB; narrow it)"
+    return ""
 
 
 # -- events analyze --------------------------------------------------------------
@@ -335,6 +392,9 @@ def register(app: typer.Typer) -> None:
             int, typer.Option(min=1, metavar="N", help="At most this many rows (injected as a LIMIT).")
         ] = DEFAULT_LIMIT,
         json: Annotated[bool, typer.Option("--json", help="A JSON array of row objects.")] = False,
+        timeout: Annotated[
+            str, typer.Option(metavar="DURATION", help="Stop the query after this long (exit 124): 30s, 5m.")
+        ] = DEFAULT_TIMEOUT,
     ) -> None:
         """Run read-only SQL on the log: one SELECT/WITH statement, nothing else.
 
@@ -347,9 +407,24 @@ def register(app: typer.Typer) -> None:
 
         SQL that starts with `--` goes after a lone `--`, or on stdin with `-`.
 
-        Exit codes: 0 ok, 2 refused or bad SQL (the message says why) or no store, 130 Ctrl-C.
+        Limits: --timeout (default 30s), 256 MiB of SQLite memory, 16 MiB per value,
+        64 MiB of result.
+
+        Exit codes: 0 ok, 2 refused or bad SQL (the message says why), a memory limit, or no
+        store, 124 stopped by --timeout, 130 Ctrl-C.
         """
-        raise typer.Exit(query(sys.stdin.read() if sql == "-" else sql, limit=limit, as_json=json))
+        from waitbus_wire import parse_duration
+
+        from ._render import fail
+
+        try:
+            seconds = parse_duration(timeout)
+            if seconds <= 0:
+                raise ValueError(f"--timeout {timeout!r} must be more than zero")
+        except ValueError as exc:
+            raise typer.Exit(fail("events query", f"--timeout: {exc}", _exit.USAGE)) from None
+        text = sys.stdin.read() if sql == "-" else sql
+        raise typer.Exit(query(text, limit=limit, as_json=json, timeout=seconds))
 
     @group.command("analyze")
     def analyze_cmd(
