@@ -26,6 +26,8 @@ from waitbus._hubinfo import hub_stats
 from waitbus_hub._server import FRAME_CACHE
 from waitbus_wire import (
     MAX_VALUE_DEPTH,
+    MAX_WHERE_COST,
+    WHERE_TOO_EXPENSIVE,
     FrameDecoder,
     FrameError,
     HubStats,
@@ -34,6 +36,7 @@ from waitbus_wire import (
     decode_subscribe,
     encode_frame,
     parse_predicate,
+    where_cost,
 )
 
 SEED = 20241126
@@ -46,7 +49,7 @@ WORKERS = 8
 def expected(data: bytes) -> str:
     """What the hub must do with this client's bytes (docs/wire.md sections 2-3):
     'eof' (closed at our EOF, no reply, not counted), 'closed' (refused with no reply,
-    counted in rejected_connections), 'version', 'stats' or 'ack'."""
+    counted in rejected_connections), 'version', 'where_too_expensive', 'stats' or 'ack'."""
     body = cases.first_frame(data)
     if body is None:
         return "eof"
@@ -54,12 +57,13 @@ def expected(data: bytes) -> str:
         return "closed"
     try:
         sub = decode_subscribe(body)
-        for specs in sub.where or []:
-            parse_predicate(specs)
+        where = [parse_predicate(specs) for specs in sub.where or []]
     except SubscribeError as exc:
         return "version" if exc.version else "closed"
     except PredicateError:
         return "closed"
+    if where_cost(where) > MAX_WHERE_COST:
+        return WHERE_TOO_EXPENSIVE
     return "stats" if sub.op == "stats" else "ack"
 
 
@@ -88,8 +92,10 @@ def observed(path: str, data: bytes) -> str:
         return f"torn stream {received[:40]!r}"
     if not frames:
         return "eof"
-    kind = msgspec.json.decode(frames[0])["kind"]
-    return {"subscribe_ack": "ack", "subscribe_rejected": "version", "hub_stats": "stats"}.get(kind, kind)
+    first = msgspec.json.decode(frames[0])
+    if first["kind"] == "subscribe_rejected":
+        return str(first["reason"])
+    return {"subscribe_ack": "ack", "hub_stats": "stats"}.get(first["kind"], first["kind"])
 
 
 def stats() -> HubStats:

@@ -121,3 +121,16 @@ def test_a_language_must_be_named_after_its_source_and_an_unknown_one_says_which
         Matcher(["nosuch.lang:1"])
     with pytest.raises(PredicateError, match="no predicate language 'nolang' is registered"):
         Matcher(["nolang:1"])
+
+
+def test_a_where_the_hub_would_refuse_as_too_costly_is_filtered_on_the_client():
+    import json
+
+    from waitbus_wire import MAX_WHERE_COST, parse_predicate, where_cost
+
+    costly = Matcher(f"fields.big={json.dumps([0] * MAX_WHERE_COST)}")
+    assert costly.hub_where() is None
+    assert costly.offer(frame(big=[0] * MAX_WHERE_COST))
+    assert not costly.offer(frame(big=[1] * MAX_WHERE_COST))
+    where = Matcher("fields.n=1").hub_where()
+    assert where is not None and where_cost(parse_predicate(w) for w in where) <= MAX_WHERE_COST

@@ -313,3 +313,15 @@ def test_property_a_value_present_in_the_event_matches(event: dict[str, Any], da
     assert not parse_predicate(f"{key}=[{to_json(value)}]").matches(event)
     # A key that is not there never matches, whatever the value.
     assert not parse_predicate(f"{key}.zz_absent_zz={to_json(value)}").matches(event)
+
+
+def test_where_cost_counts_path_segments_and_value_nodes():
+    from waitbus_wire import MAX_WHERE_COST, where_cost
+
+    simple = parse_predicate(['source="github"', "fields.run.id=5"])
+    assert simple.cost() == (1 + 1) + (3 + 1)
+    assert where_cost([simple, parse_predicate([])]) == (1 + 6) + 1
+    nested = parse_predicate('fields.x={"a":[1,2],"b":null}')  # object, 2 keys, list, 2 items, null
+    assert nested.cost() == 2 + 7
+    big = parse_predicate(f"fields.big={json.dumps([0] * 2000, separators=(',', ':'))}")
+    assert where_cost([big]) > MAX_WHERE_COST  # the shape that slowed every subscriber

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from waitbus_store import Dirs, Store, StoreError, open_private, peer_uid, prune
 from waitbus_wire import (
     HEADER_BYTES,
+    WHERE_TOO_EXPENSIVE,
     FrameDecoder,
     FrameError,
     Heartbeat,
@@ -40,7 +41,7 @@ from ._lifecycle import OUT_OF_FDS, AcceptPause, Lifetime
 from ._metrics import Metrics
 from ._rows import Prepared
 from ._sockinfo import room_for
-from ._subscriber import CLOSING, HANDSHAKE, LIVE, REPLAY, Subscriber, client_stats
+from ._subscriber import CLOSING, HANDSHAKE, LIVE, REPLAY, Subscriber, WhereTooExpensive, client_stats
 
 log = logging.getLogger("waitbus_hub")
 
@@ -439,6 +440,9 @@ class Hub:
             return
         except PredicateError:
             self._drop(sub, rejected=True)
+            return
+        except WhereTooExpensive as exc:
+            self._reject(sub, SubscribeRejected(reason=WHERE_TOO_EXPENSIVE, remediation=str(exc)))
             return
         sub.handshake = bytearray()
         if sub.op == "stats":

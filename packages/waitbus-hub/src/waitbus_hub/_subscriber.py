@@ -14,13 +14,26 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from waitbus_store import peer_pid
-from waitbus_wire import MAX_STATS_CLIENTS, Predicate, PredicateError, Subscribe, SubscriberInfo, parse_predicate
+from waitbus_wire import (
+    MAX_STATS_CLIENTS,
+    MAX_WHERE_COST,
+    Predicate,
+    PredicateError,
+    Subscribe,
+    SubscriberInfo,
+    parse_predicate,
+    where_cost,
+)
 
 from ._rows import Prepared
 
 IOV_MAX = 512
 
 HANDSHAKE, REPLAY, LIVE, CLOSING = "handshake", "replay", "live", "closing"
+
+
+class WhereTooExpensive(ValueError):
+    """A `where` the hub refuses with subscribe_rejected; the message says why."""
 
 
 class Subscriber:
@@ -64,7 +77,8 @@ class Subscriber:
         self.connected_at = time.monotonic()
 
     def configure(self, sub: Subscribe) -> None:
-        """Adopt a validated subscribe frame; PredicateError if `where` is bad."""
+        """Adopt a validated subscribe frame; PredicateError if `where` is bad,
+        WhereTooExpensive if matching it could slow every other subscriber."""
         owners, repos = set(), set()
         for f in sub.filters:
             if f == "*":
@@ -81,6 +95,12 @@ class Subscriber:
         self.event_types = frozenset(sub.event_types) if sub.event_types is not None else None
         if sub.where is not None:
             self.where = tuple(parse_predicate(specs) for specs in sub.where)
+            cost = where_cost(self.where)
+            if cost > MAX_WHERE_COST:
+                raise WhereTooExpensive(
+                    f"matching this where costs up to {cost} units per event and the hub takes at most "
+                    f"{MAX_WHERE_COST}: use fewer or smaller values, or send no where and filter on the client"
+                )
         self.op = sub.op
 
     def wants(self, row: Prepared) -> bool:
@@ -155,4 +175,13 @@ def _head(queue: deque[bytes], skip: int) -> list[bytes]:
     return out
 
 
-__all__ = ["CLOSING", "HANDSHAKE", "LIVE", "REPLAY", "PredicateError", "Subscriber", "client_stats"]
+__all__ = [
+    "CLOSING",
+    "HANDSHAKE",
+    "LIVE",
+    "REPLAY",
+    "PredicateError",
+    "Subscriber",
+    "WhereTooExpensive",
+    "client_stats",
+]

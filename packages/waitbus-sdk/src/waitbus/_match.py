@@ -91,13 +91,16 @@ class Matcher:
 
     def hub_where(self) -> list[list[str]] | None:
         """The OR-of-ANDs the hub may apply; None when everything must be sent."""
-        from waitbus_wire import MAX_WHERE_CLAUSES
+        from waitbus_wire import MAX_WHERE_CLAUSES, MAX_WHERE_COST, where_cost
 
         alts = self.clauses or [self.base]
         where = [a.specs for a in alts]
         # An alternative with no grammar specs (only evaluators) needs every event, and
-        # the hub closes a subscribe with more alternatives than it takes.
+        # the hub refuses a subscribe with more alternatives, or costlier matching, than
+        # it takes: then this client filters every event itself.
         if any(not specs for specs in where) or len(where) > MAX_WHERE_CLAUSES:
+            return None
+        if where_cost(a.predicate for a in alts) > MAX_WHERE_COST:
             return None
         return where
 

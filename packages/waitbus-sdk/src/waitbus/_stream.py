@@ -13,10 +13,12 @@ import socket
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
+from typing import NoReturn
 
 import msgspec
 
 from waitbus_wire import (
+    WHERE_TOO_EXPENSIVE,
     EventFrame,
     FrameDecoder,
     FrameError,
@@ -56,9 +58,18 @@ class _StreamState:
         self.autostart = autostart
         self.heartbeat_sec = 60.0
         self.acked = False
+        self.hub_filters = True  # False once a hub refused our `where`: we filter every event
 
     def subscribe_frame(self) -> bytes:
-        return encode_frame(encode_message(Subscribe(since=self.cursor, where=self.matcher.hub_where())))
+        where = self.matcher.hub_where() if self.hub_filters else None
+        return encode_frame(encode_message(Subscribe(since=self.cursor, where=where)))
+
+    def rejected(self, msg: SubscribeRejected, lost: str) -> NoReturn:
+        if msg.reason == "version":
+            raise HubRejected(f"hub rejected protocol 1: {msg.remediation}")
+        if msg.reason == WHERE_TOO_EXPENSIVE:
+            self.hub_filters = False  # a hub stricter than our SDK: ask again without it
+        raise _Lost(lost)
 
     def on_ack(self, ack: SubscribeAck) -> None:
         self.heartbeat_sec = float(ack.heartbeat_sec)
@@ -76,9 +87,7 @@ class _StreamState:
             full = _load_event(msg.event_id)
             return full if full is not None and self.matcher.offer(full) else None
         if isinstance(msg, SubscribeRejected):
-            if msg.reason == "version":
-                raise HubRejected(f"hub rejected protocol 1: {msg.remediation}")
-            raise _Lost(msg.reason)
+            self.rejected(msg, msg.reason)
         if isinstance(msg, SubscribeAck):
             self.on_ack(msg)
         return None  # heartbeats and unknown kinds
@@ -123,8 +132,8 @@ class Subscription:
                 self._sock, self._decoder, self._pending = sock, FrameDecoder(), deque()
                 msg = self._read(deadline)
                 if not isinstance(msg, SubscribeAck):
-                    if isinstance(msg, SubscribeRejected) and msg.reason == "version":
-                        raise HubRejected(f"hub rejected protocol 1: {msg.remediation}")
+                    if isinstance(msg, SubscribeRejected):
+                        self._state.rejected(msg, "no subscribe_ack")
                     raise _Lost("no subscribe_ack")
                 self._state.on_ack(msg)
                 return

@@ -21,6 +21,8 @@ DEFAULT_HEARTBEAT_SEC = 60
 FILTER_RE = re.compile(r"^([A-Za-z0-9_.-]+/([A-Za-z0-9_.-]+|\*)|\*)\Z")  # \Z, not "$" (trailing newline)
 MAX_FILTERS = 64
 MAX_WHERE_CLAUSES = 64
+# subscribe_rejected.reason for a `where` whose matching costs more than MAX_WHERE_COST
+WHERE_TOO_EXPENSIVE = "where_too_expensive"
 
 
 class EventFrame(msgspec.Struct, frozen=True, kw_only=True, tag="event", tag_field="kind"):

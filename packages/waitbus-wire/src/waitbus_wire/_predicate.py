@@ -23,6 +23,12 @@ MAX_SPECS = 64
 # Matching recurses once per level of the value, in the hub's only thread: a bound here
 # keeps a deep predicate meeting a deep event from exhausting the interpreter's stack.
 MAX_VALUE_DEPTH = 32
+# The hub matches a subscription's `where` against every event in its only thread, so
+# one subscription could slow every other (50 of them comparing 2,000-element lists
+# once made each event take 420 ms). Its worst-case work per event is bounded when it
+# subscribes: see where_cost. 128 units are 0.05 to 0.2 ms of matching per event on a
+# loaded 2-core box. A waiter whose `where` costs more is filtered by its SDK instead.
+MAX_WHERE_COST = 128
 _KEY_RE = re.compile(r"^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$")
 # `name:rest` where name has no `=`: a source shorthand (in a clause) or an evaluator (in a spec)
 PREFIX_RE = re.compile(r"^([a-z][a-z0-9_.-]{0,63}):(.*)$", re.S)
@@ -128,6 +134,12 @@ class Predicate:
     def matches(self, event: Any) -> bool:
         return all(c.matches(event) for c in self.tests)
 
+    def cost(self) -> int:
+        """Work units to match one event in the worst case: per key test, one per path
+        segment looked up and, per value, one per JSON node compared (json_equal walks
+        at most the value's nodes before it answers)."""
+        return sum(len(t.path) + sum(_nodes(v) for v in t.values) for t in self.tests)
+
     def specs(self) -> list[str]:
         """Canonical spec strings, parseable back into an equal predicate."""
         return [f"{c.key}={_dumps(v)}" for c in self.tests for v in c.values]
@@ -168,6 +180,27 @@ def parse_spec(spec: str) -> tuple[str, Any]:
     if _depth(value) > MAX_VALUE_DEPTH:
         raise PredicateError(f"the value of {key!r} is nested more than {MAX_VALUE_DEPTH} levels deep")
     return key, value
+
+
+def where_cost(predicates: Iterable[Predicate]) -> int:
+    """The worst-case work of one `where` (an OR of predicates) per event, in the
+    units of MAX_WHERE_COST; the hub refuses a subscription above it."""
+    return sum(1 + p.cost() for p in predicates)
+
+
+def _nodes(value: Any) -> int:
+    """How many JSON values a decoded value holds, itself included (a scalar is 1)."""
+    count = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+            count += len(item)  # each key is compared too
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
 
 
 def _depth(value: Any) -> int:
