@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+import waitbus_hub as hub_defaults
 from waitbus_wire import parse_duration
 
 from ._config_file import config_path
@@ -61,13 +62,23 @@ class Retention(_Section):
 
 
 class Hub(_Section):
-    heartbeat_sec: int = Field(60, ge=1, le=3600, description="Seconds between heartbeats to subscribers.")
-    lag_limit_bytes: int = Field(8 * 1024 * 1024, ge=65536, description="Evict a subscriber queued past this.")
+    heartbeat_sec: int = Field(
+        hub_defaults.HEARTBEAT_SEC,
+        ge=1,
+        le=hub_defaults.MAX_HEARTBEAT_SEC,
+        description="Seconds between heartbeats to subscribers.",
+    )
+    lag_limit_bytes: int = Field(
+        hub_defaults.LAG_LIMIT_BYTES,
+        ge=hub_defaults.MIN_LAG_LIMIT_BYTES,
+        description="Evict a subscriber queued past this.",
+    )
     idle_exit_sec: float | None = Field(
         None,
         ge=0,
         description="Seconds a hub started by a client (autostart) lives with no client; 0 never "
-        "(unset: WAITBUS_IDLE_EXIT_SEC, else 600). Hubs run by systemd, launchd or by hand never exit idle.",
+        f"(unset: {hub_defaults.IDLE_EXIT_ENV}, else {hub_defaults.AUTOSTART_IDLE_EXIT_SEC:g}). "
+        "Hubs run by systemd, launchd or by hand never exit idle.",
     )
 
 
@@ -117,8 +128,8 @@ class _ShortEnv(PydanticBaseSettingsSource):
             if os.environ.get(e)
         }
         out: dict[str, Any] = {"prometheus": prom} if prom else {}
-        if os.environ.get("WAITBUS_IDLE_EXIT_SEC"):
-            out["hub"] = {"idle_exit_sec": os.environ["WAITBUS_IDLE_EXIT_SEC"]}
+        if os.environ.get(hub_defaults.IDLE_EXIT_ENV):
+            out["hub"] = {"idle_exit_sec": os.environ[hub_defaults.IDLE_EXIT_ENV]}
         return out
 
 

@@ -9,12 +9,18 @@ import sys
 
 from waitbus_store import PathError, StoreError, bound_log_from_env, resolve_dirs
 
+from ._defaults import (
+    AUTOSTART_IDLE_EXIT_SEC,
+    HEARTBEAT_ENV,
+    HEARTBEAT_SEC,
+    IDLE_EXIT_ENV,
+    LAG_LIMIT_BYTES,
+    MIN_LAG_LIMIT_BYTES,
+    RETENTION_INTERVAL_S,
+)
 from ._server import Hub, HubConfig, HubError
 
 EXIT_OK, EXIT_CONFIG, EXIT_ALREADY_RUNNING = 0, 2, 3
-# How long a hub started by a client (`--autostarted`) lives with no client at all.
-AUTOSTART_IDLE_EXIT_SEC = 600.0
-IDLE_EXIT_ENV = "WAITBUS_IDLE_EXIT_SEC"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,14 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--heartbeat-sec",
         type=int,
-        default=int(os.environ.get("WAITBUS_HEARTBEAT_SEC", "60")),
-        help="seconds between daemon_heartbeat frames (default 60)",
+        default=int(os.environ.get(HEARTBEAT_ENV) or HEARTBEAT_SEC),
+        help=f"seconds between daemon_heartbeat frames (default {HEARTBEAT_SEC}, or ${HEARTBEAT_ENV})",
     )
     p.add_argument(
         "--lag-limit-bytes",
         type=int,
-        default=8 * 1024 * 1024,
-        help="evict a subscriber whose unsent queue exceeds this (default 8 MiB)",
+        default=LAG_LIMIT_BYTES,
+        help=f"evict a subscriber whose unsent queue exceeds this (default {LAG_LIMIT_BYTES} bytes)",
     )
     p.add_argument(
         "--retention-seconds",
@@ -46,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retention-interval",
         type=float,
-        default=3600.0,
-        help="seconds between retention passes (default 3600; the first runs 10 s after start)",
+        default=RETENTION_INTERVAL_S,
+        help=f"seconds between retention passes (default {RETENTION_INTERVAL_S:g}; the first runs 10 s after start)",
     )
     p.add_argument(
         "--metrics-port",
@@ -77,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     bound_log_from_env()  # before logging: its handler keeps the stderr it finds
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s waitbus-hub %(levelname)s %(message)s")
-    if args.heartbeat_sec < 1 or args.lag_limit_bytes < 65536:
-        print("waitbus-hub: --heartbeat-sec must be >= 1 and --lag-limit-bytes >= 65536", file=sys.stderr)
+    if args.heartbeat_sec < 1 or args.lag_limit_bytes < MIN_LAG_LIMIT_BYTES:
+        print(
+            f"waitbus-hub: --heartbeat-sec must be >= 1 and --lag-limit-bytes >= {MIN_LAG_LIMIT_BYTES}", file=sys.stderr
+        )
         return EXIT_CONFIG
     if args.idle_exit is not None and args.idle_exit < 0:
         print("waitbus-hub: --idle-exit must be >= 0", file=sys.stderr)

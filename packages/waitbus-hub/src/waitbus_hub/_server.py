@@ -37,6 +37,7 @@ from waitbus_wire import (
     encode_message,
 )
 
+from ._defaults import HEARTBEAT_SEC, LAG_LIMIT_BYTES, RETENTION_INTERVAL_S
 from ._lifecycle import OUT_OF_FDS, AcceptPause, Lifetime
 from ._metrics import Metrics
 from ._rows import Prepared
@@ -77,15 +78,15 @@ class HubError(RuntimeError):
 
 @dataclass
 class HubConfig:
-    heartbeat_sec: int = 60
-    lag_limit_bytes: int = 8 * 1024 * 1024
+    heartbeat_sec: int = HEARTBEAT_SEC
+    lag_limit_bytes: int = LAG_LIMIT_BYTES
     handshake_timeout: float = 5.0
     drain_timeout: float = 5.0
     # Retention, applied shortly after start and then every retention_interval_s.
     retention_seconds: float | None = None
     retention_rows: int | None = None
     retention_bytes: int | None = None
-    retention_interval_s: float = 3600.0
+    retention_interval_s: float = RETENTION_INTERVAL_S
     # Exit (draining, code 0) after this many seconds with no client; 0 never. Set for
     # a hub a client started in the background, which nobody else would ever stop.
     idle_exit_sec: float = 0.0
