@@ -30,14 +30,14 @@ pytestmark = pytest.mark.timeout(90)
 
 
 def fs_events() -> list[Any]:
-    """Every fs event in the log, in commit order, as subscribers see them."""
+    """Every fs_change event in the log, in commit order, as subscribers see them."""
     from waitbus_store import Store, resolve_paths
 
     db = resolve_paths().db
     if not db.exists():
         return []
     with Store(db) as store:
-        return [r.to_frame() for r in store.read_after(0, limit=100_000) if r.source == "fs"]
+        return [r.to_frame() for r in store.read_after(0, limit=100_000) if r.event_type == "fs_change"]
 
 
 def wait_events(until: Callable[[list[Any]], bool], what: str, runner: Runner | None = None) -> list[Any]:

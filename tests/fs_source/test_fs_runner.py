@@ -26,7 +26,7 @@ def stored() -> list[Any]:
     if not db.exists():
         return []
     with Store(db) as store:
-        return [r.to_frame() for r in store.read_after(0) if r.source == "fs"]
+        return [r.to_frame() for r in store.read_after(0) if r.event_type == "fs_change"]
 
 
 def test_the_spec_comes_through_the_plugin_door() -> None:
@@ -35,7 +35,7 @@ def test_the_spec_comes_through_the_plugin_door() -> None:
     spec = get_source("fs")
     assert isinstance(spec, SourceSpec)
     assert spec is SOURCE or spec == SOURCE
-    assert spec.event_types == ("fs_change",)
+    assert spec.event_types == ("fs_change", "fs_gap")
     assert spec.entity_key == ("fields.path",)
     assert spec.runner is not None
     assert spec.routes == ()

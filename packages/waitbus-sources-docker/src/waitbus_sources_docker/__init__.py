@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from waitbus import SourceSpec
 
+from ._engine import engine_sockets, find_engine
 from ._translate import ACTIONS, EVENT_TYPE, SOURCE_NAME, ContainerEvent, translate
 
 
@@ -29,4 +30,14 @@ SOURCE = SourceSpec(
     runner=run,
 )
 
-__all__ = ["ACTIONS", "EVENT_TYPE", "SOURCE", "SOURCE_NAME", "ContainerEvent", "run", "translate"]
+__all__ = [
+    "ACTIONS",
+    "EVENT_TYPE",
+    "SOURCE",
+    "SOURCE_NAME",
+    "ContainerEvent",
+    "engine_sockets",
+    "find_engine",
+    "run",
+    "translate",
+]

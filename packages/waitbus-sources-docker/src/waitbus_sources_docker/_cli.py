@@ -36,8 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--host",
         metavar="URL",
-        help="engine URL (unix:///path/docker.sock, tcp://host:2375); default: DOCKER_HOST, "
-        "else the local Docker socket",
+        help="engine URL (unix:///path/docker.sock, tcp://host:2375); default: DOCKER_HOST, else the "
+        "first socket found of Docker, rootless Docker ($XDG_RUNTIME_DIR/docker.sock), rootless podman "
+        "($XDG_RUNTIME_DIR/podman/podman.sock) and rootful podman",
     )
     parser.add_argument(
         "--max-retries",

@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from . import _state
+from ._engine import find_engine
 from ._health import check_timeout_s, health_at, parse_rfc3339_ns
 from ._translate import EVENT_TYPE, SOURCE_NAME, ContainerEvent, event_time_ns, health_of, translate
 
@@ -57,6 +58,10 @@ class Runner:
     def __init__(self, cursor: _state.Cursor, state_path: Path, host: str | None, max_retries: int) -> None:
         self.cursor = cursor
         self.state_path = state_path
+        if host is None and not os.environ.get("DOCKER_HOST"):
+            # No engine named: the first Docker-API socket found (rootless Docker and
+            # podman included), so a supervised unit needs no per-machine setting.
+            host = find_engine()
         self.host = host
         self.max_retries = max_retries
         self.engine = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"

@@ -23,11 +23,12 @@ def run(argv: list[str]) -> int:
 
 SOURCE = SourceSpec(
     name="fs",
-    event_types=("fs_change",),
+    event_types=("fs_change", "fs_gap"),
     summary="fs {fields.change} {fields.rel}",
     entity_key=("fields.path",),
     description="File changes under watched paths: one fs_change event per completed write, move or delete "
-    "(fields: path, rel, change, is_dir, size, mtime_ns, root; src/dest for moves).",
+    "(fields: path, rel, change, is_dir, size, mtime_ns, root; src/dest for moves); on a restart, one fs_gap "
+    "event for the time it was not watching (down_from_ns, down_until_ns, down_s, changed paths).",
     runner=run,
 )
 

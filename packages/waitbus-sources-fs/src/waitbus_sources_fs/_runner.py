@@ -29,6 +29,7 @@ from watchdog.observers.api import BaseObserver
 from waitbus import parse_duration as wire_duration
 
 from ._coalesce import Change, Coalescer
+from ._downtime import GAP_EVENT, MARK_EVERY_S, Liveness, gap_fields, gap_summary
 from ._ignore import DEFAULT_IGNORE, Paths, Root
 
 SOURCE = "fs"
@@ -225,7 +226,16 @@ def run(argv: list[str]) -> int:
             observer.schedule(sink, root.dir, recursive=root.recursive)
     # inotify reports close-after-write; elsewhere a write is "modified" plus quiet time.
     reports_close = type(observer).__module__.endswith(".inotify")
-    coalescer = Coalescer(args.debounce, ignored=paths.ignored, reports_close=reports_close)
+    live = _liveness(roots)
+    previous = None if live is None else live.previous()
+    if live is not None:
+        live.mark()  # before the watches start: its own state file is never one of its events
+    own = "" if live is None else str(live.file.parent) + os.sep
+
+    def ignored(path: str) -> bool:
+        return paths.ignored(path) or (bool(own) and path.startswith(own))
+
+    coalescer = Coalescer(args.debounce, ignored=ignored, reports_close=reports_close)
     emitter = _Emitter(paths, json_lines=args.json)
 
     with _signals(q) as got:
@@ -242,10 +252,14 @@ def run(argv: list[str]) -> int:
             print(
                 f"{PROG}: watching {listed} ({mode}, debounce {args.debounce:g}s, {how})", file=sys.stderr, flush=True
             )
-            code = _loop(q, coalescer, emitter, once=args.once, verbose=args.verbose)
+            if previous is not None:  # the watches are in place: from here on nothing is missed
+                emitter.report_gap(previous, paths, roots)
+            code = _loop(q, coalescer, emitter, once=args.once, verbose=args.verbose, live=live)
         finally:
             observer.stop()
             observer.join(timeout=10)
+            if live is not None:
+                live.mark(stopped=True)
         if code is None:  # stopped by a signal: fold in what was already read, flush it all
             _drain(q, coalescer, args.verbose)
             for change in coalescer.flush():
@@ -271,12 +285,34 @@ def _feed(coalescer: Coalescer, raw: _Raw, verbose: bool) -> None:
     coalescer.feed(raw.kind, raw.src, now=raw.seen, is_dir=raw.is_dir, dest=raw.dest)
 
 
+def _liveness(roots: list[Root]) -> Liveness | None:
+    from waitbus_store import PathError, resolve_paths
+
+    try:
+        return Liveness(roots, resolve_paths().state_dir)
+    except PathError:  # no usable state dir: emit will say so on the first change
+        return None
+
+
 def _loop(
-    q: queue.SimpleQueue[object], coalescer: Coalescer, emitter: _Emitter, *, once: bool, verbose: bool
+    q: queue.SimpleQueue[object],
+    coalescer: Coalescer,
+    emitter: _Emitter,
+    *,
+    once: bool,
+    verbose: bool,
+    live: Liveness | None = None,
 ) -> int | None:
-    """Fold and emit until a signal (None) or, with once, the first emitted event (0)."""
+    """Fold and emit until a signal (None) or, with once, the first emitted event (0);
+    mark the watch alive every MARK_EVERY_S meanwhile."""
+    next_mark = time.monotonic() + MARK_EVERY_S
     while True:
+        if live is not None and time.monotonic() >= next_mark:
+            live.mark()
+            next_mark = time.monotonic() + MARK_EVERY_S
         due = coalescer.next_due()
+        if live is not None:
+            due = next_mark if due is None else min(due, next_mark)
         timeout = None if due is None else max(0.0, due - time.monotonic())
         try:
             item = q.get(timeout=timeout)
@@ -300,6 +336,24 @@ class _Emitter:
         self.paths = paths
         self.json_lines = json_lines
         self._emit: Callable[..., Any] | None = None
+
+    def report_gap(self, previous: dict[str, Any], paths: Paths, roots: list[Root]) -> None:
+        """One fs_gap event for a watch that ran before: the window it was blind."""
+        fields = gap_fields(previous, paths, roots, time.time_ns())
+        summary = gap_summary(fields)
+        if self._emit is None:
+            from waitbus import emit
+
+            self._emit = emit
+        try:
+            result = self._emit(SOURCE, GAP_EVENT, fields=fields, summary=summary)
+        except Exception as exc:  # as for a change: say so, keep watching
+            print(f"{PROG}: could not store {summary!r}: {exc}", file=sys.stderr, flush=True)
+            return
+        print(
+            json.dumps({"event_id": result.event_id, **fields}) if self.json_lines else f"{result.event_id} {summary}",
+            flush=True,
+        )
 
     def emit(self, change: Change) -> bool:
         """Store one change as an fs_change event; False if it is not reported."""
