@@ -30,8 +30,25 @@ UNITS = [
     "waitbus-watchdog.timer",
     "waitbus-forward@.service",
     "waitbus-bridge-nats.service",
+    "waitbus-source-docker.service",
+    "waitbus-source-fs.service",
 ]
-PLISTS = ["dev.waitbus.listener", "dev.waitbus.broadcast", "dev.waitbus.etag-poll", "dev.waitbus.watchdog"]
+PLISTS = [
+    "dev.waitbus.listener",
+    "dev.waitbus.broadcast",
+    "dev.waitbus.etag-poll",
+    "dev.waitbus.watchdog",
+    "dev.waitbus.source-docker",
+    "dev.waitbus.source-fs",
+]
+# Off unless they have something to watch (tests/cli/test_cli_local_source_units.py turns them on).
+LOCAL_SOURCES = ("dev.waitbus.listener", "dev.waitbus.source-docker", "dev.waitbus.source-fs")
+
+
+@pytest.fixture(autouse=True)
+def no_docker_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever engine this machine runs, the installer here finds none."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
 
 
 def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -129,7 +146,7 @@ def _parse_unit(path: Path) -> configparser.RawConfigParser:
 
 
 @pytest.mark.usefixtures("no_user_manager")
-def test_install_systemd_writes_nine_correct_units_and_skips_systemctl():
+def test_install_systemd_writes_eleven_correct_units_and_skips_systemctl():
     out = run("install-systemd")
     assert out.returncode == 0, out.stderr
     assert "skipped: daemon-reload and enable" in out.stdout
@@ -153,6 +170,8 @@ def test_install_systemd_writes_nine_correct_units_and_skips_systemctl():
         "waitbus-watchdog.service": "watchdog-check run",
         "waitbus-forward@.service": "listener forward %I",
         "waitbus-bridge-nats.service": "bridge nats --config %E/waitbus/bridge-nats.toml",
+        "waitbus-source-docker.service": "source docker",
+        "waitbus-source-fs.service": "fs-watch run",
     }
     for name, args in expected_exec.items():
         assert units[name]["Service"]["ExecStart"] == f"{WAITBUS} {args}", name
@@ -176,12 +195,12 @@ def test_install_systemd_is_idempotent_and_repairs_an_edited_unit():
     assert run("install-systemd").returncode == 0
     again = run("install-systemd")
     assert again.returncode == 0
-    assert again.stdout.count("unchanged") == 9 and "created" not in again.stdout
+    assert again.stdout.count("unchanged") == 11 and "created" not in again.stdout
     edited = unit_dir() / "waitbus-watchdog.timer"
     pristine = edited.read_text()
     edited.write_text(pristine.replace("5min", "1h"))
     third = run("install-systemd")
-    assert f"updated    {edited}" in third.stdout and third.stdout.count("unchanged") == 8
+    assert f"updated    {edited}" in third.stdout and third.stdout.count("unchanged") == 10
     assert edited.read_text() == pristine
 
 
@@ -189,7 +208,7 @@ def test_install_systemd_dry_run_writes_nothing(no_user_manager):
     out = run("install-systemd", "--dry-run")
     assert out.returncode == 0, out.stderr
     assert not unit_dir().exists()
-    assert out.stdout.count("would write") == 9
+    assert out.stdout.count("would write") == 11
     assert "ListenStream=%t/waitbus/broadcast.sock" in out.stdout
     assert f"ExecStart={WAITBUS} broadcast serve" in out.stdout
     assert "would run: systemctl --user daemon-reload" in out.stdout
@@ -249,7 +268,7 @@ def test_install_launchd_dry_run_shows_resolved_plists_and_writes_nothing(home, 
     out = run("install-launchd", "--dry-run")
     assert out.returncode == 0, out.stderr
     assert not (home / "Library").exists()
-    assert out.stdout.count("would write") == 4
+    assert out.stdout.count("would write") == 6
     assert "__BIN_DIR__" not in out.stdout and "__LOG_DIR__" not in out.stdout and "__RUNTIME_DIR__" not in out.stdout
     assert f"<string>{WAITBUS}</string>" in out.stdout
     assert f"<string>{home}/Library/Logs/waitbus/broadcast.log</string>" in out.stdout
@@ -283,11 +302,9 @@ def test_install_launchd_writes_valid_plists_and_bootstraps_them(home, tmp_path,
     ]
     uid = os.getuid()
     boots = [c for c in (bin_dir / "launchctl.log").read_text().splitlines() if c.startswith("bootstrap")]
-    assert boots == [
-        f"bootstrap gui/{uid} {agents}/{label}.plist" for label in PLISTS if label != "dev.waitbus.listener"
-    ]
+    assert boots == [f"bootstrap gui/{uid} {agents}/{label}.plist" for label in PLISTS if label not in LOCAL_SOURCES]
     again = run("install-launchd")
-    assert again.returncode == 0 and again.stdout.count("unchanged") == 4
+    assert again.returncode == 0 and again.stdout.count("unchanged") == 6
 
 
 # -- install-credentials --------------------------------------------------------------------

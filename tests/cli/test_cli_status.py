@@ -108,7 +108,7 @@ def test_schema_is_json_schema_of_every_section():
     out = run("config", "schema")
     assert out.returncode == 0
     schema = json.loads(out.stdout)
-    assert set(schema["properties"]) == {"prometheus", "retention", "hub", "listener", "conditions"}
+    assert set(schema["properties"]) == {"prometheus", "retention", "hub", "listener", "fs", "conditions"}
     assert schema["$defs"]["Hub"]["properties"]["heartbeat_sec"]["minimum"] == 1
     assert schema["$defs"]["Retention"]["additionalProperties"] is False
 
@@ -322,7 +322,7 @@ def test_doctor_reports_installed_units():
     assert checks["units"]["status"] == "WARN" and "install-systemd" in checks["units"]["detail"]
     assert run("install-systemd").returncode == 0
     _, checks = doctor()
-    assert checks["units"]["status"] == "ok" and checks["units"]["detail"].startswith("9/9 installed")
+    assert checks["units"]["status"] == "ok" and checks["units"]["detail"].startswith("11/11 installed")
     timer = Path(os.environ["XDG_CONFIG_HOME"]) / "systemd" / "user" / "waitbus-watchdog.timer"
     timer.write_text(timer.read_text().replace("5min", "1h"))
     _, checks = doctor()

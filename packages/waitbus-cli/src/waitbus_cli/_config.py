@@ -82,6 +82,15 @@ class Hub(_Section):
     )
 
 
+class Fs(_Section):
+    """What the supervised fs source (`waitbus fs-watch run`, its unit) watches."""
+
+    paths: list[str] = Field(
+        default_factory=list,
+        description="Directories or files watched recursively (`~` expands); empty: nothing is watched.",
+    )
+
+
 class Listener(_Section):
     port: int = Field(9000, ge=1, le=65535, description="Loopback port of the webhook listener.")
     request_timeout: float = Field(
@@ -98,6 +107,7 @@ class Settings(BaseSettings):
     retention: Retention = Retention()
     hub: Hub = Hub()
     listener: Listener = Listener()
+    fs: Fs = Fs()
     conditions: dict[str, str | list[str]] = Field(
         default_factory=dict,
         description="Named predicates for `waitbus wait --cond NAME`: name = ['key=json', ...].",

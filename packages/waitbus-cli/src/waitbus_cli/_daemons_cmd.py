@@ -191,6 +191,25 @@ def register(app: typer.Typer) -> None:
         """
         raise typer.Exit(door("watchdog-check run", list(ctx.args), ctx))
 
+    fs_watch = typer.Typer(help="The supervised fs source over the config's [fs] paths.", no_args_is_help=True)
+    app.add_typer(fs_watch, name="fs-watch")
+
+    @fs_watch.command("run")
+    def fs_watch_run() -> None:
+        """Watch the config's [fs] paths recursively until SIGTERM (the waitbus-source-fs unit runs this).
+
+        With no paths configured it says so and exits 0: nothing is watched until asked. On a
+        restart it first emits one fs_gap event for the time it was not watching.
+
+        Example: waitbus fs-watch run
+
+        Exit codes: 0 stopped by SIGTERM or nothing to watch, 130 SIGINT, 2 bad config, a missing
+        path, or waitbus-sources-fs not installed.
+        """
+        from ._fs_watch import run
+
+        raise typer.Exit(run())
+
     pr = typer.Typer(help="Per-PR state rolled up from CI job events.", no_args_is_help=True)
     app.add_typer(pr, name="pr-monitor")
 

@@ -179,6 +179,42 @@ def check_units() -> list[Check]:
     return out
 
 
+def check_local_sources() -> list[Check]:
+    """The docker and fs sources' units: on when they have something to watch."""
+    from ._units_install import (
+        DOCKER_PLIST,
+        DOCKER_UNIT,
+        FS_PLIST,
+        FS_UNIT,
+        current_platform,
+        launch_agents_dir,
+        local_sources,
+        systemd_user_dir,
+    )
+
+    darwin = current_platform() == "darwin"
+    verb = "install-launchd" if darwin else "install-systemd"
+    out = []
+    idle = {
+        "docker": "off: no Docker-API socket found (Docker, rootless Docker, podman)",
+        "fs": "off: [fs] paths is empty (nothing is watched until asked)",
+    }
+    for kind, what in local_sources().items():
+        unit = {"docker": DOCKER_PLIST if darwin else DOCKER_UNIT, "fs": FS_PLIST if darwin else FS_UNIT}[kind]
+        installed = (
+            (launch_agents_dir() / unit).exists()
+            if darwin
+            else (systemd_user_dir() / "default.target.wants" / unit).exists()
+        )
+        if what is None:
+            out.append(Check(f"source {kind}", OK, idle[kind]))
+        elif installed:
+            out.append(Check(f"source {kind}", OK, f"{what}; {unit} {'installed' if darwin else 'enabled'}"))
+        else:
+            out.append(Check(f"source {kind}", WARN, f"{what}, but {unit} is not enabled: re-run `waitbus {verb}`"))
+    return out
+
+
 def check_hub(sock: Path, socket_unit_enabled: bool) -> Check:
     from ._hubinfo import hub_stats
 
@@ -228,6 +264,7 @@ def run_doctor(as_json: bool) -> int:
     listener_on = listener_enabled()
     checks += check_secrets(paths.secrets, listener_on)
     checks += check_units()
+    checks += check_local_sources()
     socket_enabled = (
         current_platform() != "darwin"
         and (systemd_user_dir() / "sockets.target.wants" / "waitbus-broadcast.socket").exists()

@@ -21,6 +21,8 @@ SYSTEMD_UNITS = (
     "waitbus-watchdog.timer",
     "waitbus-forward@.service",
     "waitbus-bridge-nats.service",
+    "waitbus-source-docker.service",
+    "waitbus-source-fs.service",
 )
 # Enabled on install; the listener only once its secret is staged (it is opt-in).
 SYSTEMD_ENABLE = ("waitbus-broadcast.socket", "waitbus-etag-poll.timer", "waitbus-watchdog.timer")
@@ -31,7 +33,12 @@ LAUNCHD_PLISTS = (
     "dev.waitbus.broadcast.plist",
     "dev.waitbus.etag-poll.plist",
     "dev.waitbus.watchdog.plist",
+    "dev.waitbus.source-docker.plist",
+    "dev.waitbus.source-fs.plist",
 )
+# The local sources, each enabled only when it has something to watch.
+DOCKER_UNIT, FS_UNIT = "waitbus-source-docker.service", "waitbus-source-fs.service"
+DOCKER_PLIST, FS_PLIST = "dev.waitbus.source-docker.plist", "dev.waitbus.source-fs.plist"
 LISTENER_PLIST = "dev.waitbus.listener.plist"
 LISTENER_SECRET = "github-webhook-secret"  # noqa: S105 - a name, not a value
 
@@ -133,6 +140,35 @@ def _listener_secret_staged() -> bool:
         return False
 
 
+def docker_engine() -> str | None:
+    """The Docker-API engine the docker source would use, or None (none found, or the
+    source is not installed)."""
+    try:  # the [docker] extra
+        from waitbus_sources_docker import find_engine
+    except ImportError:
+        return None
+    return find_engine()
+
+
+def fs_paths() -> list[str]:
+    """The config's [fs] paths; none when the config cannot be read (doctor says why)."""
+    from ._fs_watch import configured_paths
+
+    try:
+        return configured_paths()
+    except (ValueError, OSError):
+        return []
+
+
+def local_sources() -> dict[str, str | None]:
+    """Why each local source's unit is enabled (a description), or None when it is not."""
+    engine, paths = docker_engine(), fs_paths()
+    return {
+        "docker": f"engine {engine}" if engine else None,
+        "fs": ", ".join(paths) if paths else None,
+    }
+
+
 def systemctl_usable() -> tuple[str | None, str]:
     """(systemctl path, "") if `systemctl --user` reaches a user manager, else (None, why not)."""
     exe = shutil.which("systemctl")
@@ -187,6 +223,8 @@ def install_systemd(*, dry_run: bool, now: bool) -> int:
     enable = list(SYSTEMD_ENABLE)
     if _listener_secret_staged():
         enable.append(LISTENER_UNIT)
+    sources = local_sources()
+    enable += [unit for kind, unit in (("docker", DOCKER_UNIT), ("fs", FS_UNIT)) if sources[kind]]
     commands = [
         ["systemctl", "--user", "daemon-reload"],
         ["systemctl", "--user", "enable", *(["--now"] if now else [])],
@@ -219,9 +257,18 @@ def install_systemd(*, dry_run: bool, now: bool) -> int:
     if LISTENER_UNIT not in enable:
         print(f"note: {LISTENER_UNIT} is opt-in: stage {LISTENER_SECRET} with install-credentials, then re-run.")
     print(f"note: {BRIDGE_UNIT} is opt-in: configure it (docs/bridge.md), then systemctl --user enable --now it.")
+    _note_local_sources(sources)
     if not now:
         print(f"start now (or at next login): systemctl --user start {' '.join(SYSTEMD_ENABLE)}")
     return _exit.OK
+
+
+def _note_local_sources(sources: dict[str, str | None]) -> None:
+    for kind, why_not in (
+        ("docker", "no Docker-API socket found (Docker, rootless Docker, podman); re-run once one runs"),
+        ("fs", "[fs] paths is empty in the config; add paths, then re-run"),
+    ):
+        print(f"note: the {kind} source {'watches ' + str(sources[kind]) if sources[kind] else 'is off: ' + why_not}.")
 
 
 def _launchctl(args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -239,7 +286,10 @@ def install_launchd(*, dry_run: bool) -> int:
     target, log_dir = launch_agents_dir(), launchd_log_dir()
     files = {name: render_launchd(name, exe.parent, log_dir, runtime_dir) for name in LAUNCHD_PLISTS}
     plan = _plan(files, target)
-    load = [n for n in LAUNCHD_PLISTS if n != LISTENER_PLIST or _listener_secret_staged()]
+    sources = local_sources()
+    off = {LISTENER_PLIST} if not _listener_secret_staged() else set()
+    off |= {plist for kind, plist in (("docker", DOCKER_PLIST), ("fs", FS_PLIST)) if not sources[kind]}
+    load = [n for n in LAUNCHD_PLISTS if n not in off]
     domain = f"gui/{os.getuid()}"
     _report(plan, target, files, dry_run)
     if dry_run:
@@ -273,6 +323,7 @@ def install_launchd(*, dry_run: bool) -> int:
             print(f"waitbus install-launchd: bootstrap of {name} failed: {done.stderr.strip()}", file=sys.stderr)
             return _exit.FAILED
         print(f"ran: launchctl bootstrap {domain} {target / name}")
+    _note_local_sources(sources)
     return _exit.OK
 
 

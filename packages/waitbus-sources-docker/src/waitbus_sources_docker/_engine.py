@@ -10,7 +10,8 @@ from pathlib import Path
 
 def engine_sockets(env: Mapping[str, str] | None = None) -> list[Path]:
     """The places a Docker-API socket lives, most usual first: Docker's, rootless
-    Docker's and rootless podman's (both in the user's runtime dir), rootful podman's."""
+    Docker's and rootless podman's (both in the user's runtime dir), rootful podman's,
+    Docker Desktop's."""
     env = os.environ if env is None else env
     runtime = env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
     return [
@@ -18,19 +19,22 @@ def engine_sockets(env: Mapping[str, str] | None = None) -> list[Path]:
         Path(runtime) / "docker.sock",
         Path(runtime) / "podman" / "podman.sock",
         Path("/run/podman/podman.sock"),
+        Path.home() / ".docker" / "run" / "docker.sock",  # Docker Desktop (macOS, Linux)
     ]
 
 
 def find_engine(env: Mapping[str, str] | None = None) -> str | None:
-    """The engine URL to use: `DOCKER_HOST` when set, else the first socket above that
-    exists and is a socket; None when there is none (then the source has nothing to watch)."""
+    """The engine URL to use: `DOCKER_HOST` when set (a unix one only if its socket
+    exists), else the first of engine_sockets() that is a socket; None when there is none."""
     env = os.environ if env is None else env
-    if env.get("DOCKER_HOST"):
-        return env["DOCKER_HOST"]
-    for path in engine_sockets(env):
-        try:
-            if stat.S_ISSOCK(path.stat().st_mode):
-                return f"unix://{path}"
-        except OSError:
-            continue
-    return None
+    host = env.get("DOCKER_HOST")
+    if host:  # the user's choice: a unix socket must exist, anything else is taken as given
+        return host if not host.startswith("unix://") or _is_socket(Path(host.removeprefix("unix://"))) else None
+    return next((f"unix://{path}" for path in engine_sockets(env) if _is_socket(path)), None)
+
+
+def _is_socket(path: Path) -> bool:
+    try:
+        return stat.S_ISSOCK(path.stat().st_mode)
+    except OSError:
+        return False
