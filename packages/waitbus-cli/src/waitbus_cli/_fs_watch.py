@@ -20,8 +20,8 @@ def configured_paths() -> list[str]:
 def run() -> int:
     from waitbus._sources import installed_sources
 
-    from ._config import config_path
     from ._config_cmd import describe_error
+    from ._config_file import config_path
 
     try:
         paths = configured_paths()
