@@ -236,8 +236,9 @@ async def test_source_resource_keeps_the_newest_event_per_entity(open_mcp):
         text = await _read_text(run, "waitbus://source/pytest")
         nonce = _fenced(text)
         state = json.loads(text.split(f"BEGIN nonce={nonce}>>>\n", 1)[1].split("\n<<<WAITBUS-UNTRUSTED-DATA END")[0])
-        entities = {e["entity"]: e["state"] for e in state["entities"]}
-        assert entities == {"rootdir=/a": "passed", "rootdir=/b": "passed"}
+        entities = {e["entity"]: (e["state"], e["events"]) for e in state["entities"]}
+        # The same names and states as `waitbus top` (waitbus_store.EntityBoard).
+        assert entities == {"test session /a": ("passed", 2), "test session /b": ("passed", 1)}
         assert len(state["latest_events"]) == 3
 
 

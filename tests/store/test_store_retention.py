@@ -100,7 +100,11 @@ def test_dry_run_deletes_nothing(insert: Insert, store: Store) -> None:
     size = store.size_bytes()
     calls: list[tuple[int, int]] = []
     res = prune(store, max_rows=10, dry_run=True, progress=lambda d, t: calls.append((d, t)))
-    assert res == PruneResult(deleted=20, remaining=10, size_before=size, size_after=size, dry_run=True)
+    twentieth = store.read_after(0, limit=20)[-1]
+    through = (twentieth.event_id, twentieth.received_at)
+    assert res == PruneResult(
+        deleted=20, remaining=10, size_before=size, size_after=size, dry_run=True, through=through
+    )
     assert store.count() == 30
     assert calls == []
     res_size = prune(store, max_bytes=1, dry_run=True)

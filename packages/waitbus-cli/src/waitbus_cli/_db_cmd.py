@@ -59,7 +59,7 @@ def prune(
     as_json: bool,
     show_progress: bool,
 ) -> int:
-    from waitbus_store import StoreError, plan_prune, resolve_paths
+    from waitbus_store import StoreError, resolve_paths
     from waitbus_store import prune as store_prune
     from waitbus_wire import iso_utc
 
@@ -81,15 +81,6 @@ def prune(
     except CliError as exc:
         return fail("db prune", exc, exc.code)
     try:
-        through = None
-        if dry_run:
-            doomed = plan_prune(store, **limits)
-            row = store.connection.execute(
-                "SELECT max(event_id), max(received_at) FROM (SELECT event_id, received_at FROM events "
-                "ORDER BY seq LIMIT ?)",
-                (doomed,),
-            ).fetchone()
-            through = {"event_id": row[0], "time": iso_utc(row[1])} if doomed else None
         report = progress("prune", forced=show_progress)
         result = store_prune(store, **limits, dry_run=dry_run, progress=report)
     except StoreError as exc:
@@ -97,6 +88,7 @@ def prune(
     finally:
         store.close()
     out.update(result._asdict())
+    through = {"event_id": result.through[0], "time": iso_utc(result.through[1])} if result.through else None
     out["through"] = through
     if as_json:
         print(dumps(out))
@@ -152,7 +144,7 @@ def migrate(*, as_json: bool) -> int:
 
 
 def stats(*, as_json: bool) -> int:
-    from waitbus_store import resolve_paths
+    from waitbus_store import StoreError, TypeSummary, resolve_paths
     from waitbus_wire import iso_utc
 
     from ._entities import open_log
@@ -160,7 +152,7 @@ def stats(*, as_json: bool) -> int:
 
     db = resolve_paths().db
     try:
-        conn = open_log(missing_ok=True)
+        reader = open_log(missing_ok=True)
     except CliError as exc:
         return fail("stats", exc, exc.code)
     wal = db.with_name(db.name + "-wal")
@@ -175,39 +167,41 @@ def stats(*, as_json: bool) -> int:
         "by_type": [],
         "bookmarks": {},
     }
-    if conn is not None:
+    groups: list[TypeSummary] = []
+    if reader is not None:
         try:
-            groups = conn.execute(
-                "SELECT source, event_type, count(*), min(received_at), max(received_at) FROM events "
-                "GROUP BY source, event_type ORDER BY count(*) DESC, source, event_type"
-            ).fetchall()
-            ends = [
-                conn.execute(f"SELECT event_id, received_at FROM events ORDER BY seq {d} LIMIT 1").fetchone()
-                for d in ("ASC", "DESC")
-            ]
-            out["schema_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
-            if out["schema_version"] >= 2:
-                out["bookmarks"] = dict(conn.execute("SELECT name, event_id FROM bookmarks ORDER BY name").fetchall())
+            groups = reader.by_type()
+            ends = [reader.first(), reader.last()]
+            out["schema_version"] = reader.schema_version
+            out["bookmarks"] = reader.bookmarks()
+        except StoreError as exc:  # a damaged page: exit 2 with the store's advice
+            return fail("stats", exc, _exit.USAGE)
         finally:
-            conn.close()
+            reader.close()
         out["by_type"] = [
-            {"source": s, "event_type": t, "events": n, "first_time": iso_utc(a), "last_time": iso_utc(b)}
-            for s, t, n, a, b in groups
+            {
+                "source": g.source,
+                "event_type": g.event_type,
+                "events": g.events,
+                "first_time": iso_utc(g.first_ns),
+                "last_time": iso_utc(g.last_ns),
+            }
+            for g in groups
         ]
-        out["total"] = sum(g[2] for g in groups)
-        for key, row in zip(("first_event", "last_event"), ends, strict=True):
-            out[key] = {"event_id": row[0], "time": iso_utc(row[1])} if row else None
+        out["total"] = sum(g.events for g in groups)
+        for key, frame in zip(("first_event", "last_event"), ends, strict=True):
+            out[key] = {"event_id": frame.event_id, "time": iso_utc(frame.received_at)} if frame else None
     if as_json:
         print(dumps(out))
         return _exit.OK
     size = f"{human_bytes(out['db_bytes'])} file + {human_bytes(out['wal_bytes'])} WAL"
     print(f"{out['total']} events in {db} ({size})")
-    if conn is None:
+    if reader is None:
         return _exit.OK
     if out["total"]:
-        first, last = min(g[3] for g in groups), max(g[4] for g in groups)
+        first, last = min(g.first_ns for g in groups), max(g.last_ns for g in groups)
         print(f"received from {local_time(first)} to {local_time(last)} (local time)\n")
-        rows = [(s, t, n, local_time(b)) for s, t, n, _, b in groups]
+        rows = [(g.source, g.event_type, g.events, local_time(g.last_ns)) for g in groups]
         print(table(["source", "event_type", "events", "last"], rows))
     if out["bookmarks"]:
         print("\nbookmarks: " + ", ".join(f"{k} at {v}" for k, v in out["bookmarks"].items()))

@@ -72,23 +72,23 @@ def check_watched_repos(path: Path) -> Check:
 
 
 def check_store(db: Path) -> Check:
-    from waitbus_store import SCHEMA_VERSION, StoreError, connect_readonly, schema_status
+    from waitbus_store import SCHEMA_VERSION, StoreError, open_reader, schema_status
 
     if not db.exists():
         return Check("store", FAIL, f"no event store at {db} (run `waitbus init`)")
     try:
         version, wanted = schema_status(db)
-        conn = connect_readonly(db)
-        try:
-            verdict = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-        finally:
-            conn.close()
+        reader = open_reader(db)
+        problems: list[str] = []
+        if reader is not None:
+            try:
+                problems = reader.integrity_check(quick=True)
+            finally:
+                reader.close()
     except StoreError as exc:
         return Check("store", FAIL, str(exc))
-    except Exception as exc:  # sqlite3.Error from quick_check on a damaged file
-        return Check("store", FAIL, f"{db} cannot be read ({exc}); move it away and run `waitbus init`")
-    if verdict != "ok":
-        return Check("store", FAIL, f"{db} is damaged ({verdict}); move it away and run `waitbus init`")
+    if problems:
+        return Check("store", FAIL, f"{db} is damaged ({problems[0]}); move it away and run `waitbus init`")
     if version < wanted:
         return Check("store", WARN, f"{db} is at schema v{version}, v{wanted} is current (run `waitbus db migrate`)")
     mode = db.stat().st_mode & 0o777

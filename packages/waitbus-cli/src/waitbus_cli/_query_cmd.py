@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Sequence
 
+    from waitbus_store import Reader
+
 DEFAULT_LIMIT = 1000
 DEFAULT_TIMEOUT = "30s"
 # The memory a query may take: SQLite's own heap (sorts, groups, CTEs), one value
@@ -180,12 +182,13 @@ def query(sql: str, *, limit: int, as_json: bool, timeout: float) -> int:
 
     try:
         statement = check_select(sql)
-        conn = open_log(missing_ok=False)
-        assert conn is not None
+        reader = open_log(missing_ok=False)
+        assert reader is not None
     except CliError as exc:
         return fail("events query", exc, exc.code)
     except ValueError as exc:
         return fail("events query", exc, _exit.USAGE)
+    conn = reader.connection  # the user's own SQL: the one query outside waitbus-store
     stop: list[bool] = [False]
     deadline = time.monotonic() + timeout
 
@@ -278,39 +281,43 @@ _TITLES = {
 }
 
 
-def _load(duck: Any, conn: sqlite3.Connection, report: Any) -> int:
+def _load(duck: Any, reader: Reader, report: Any) -> int:
     """Copy the log into a DuckDB table `events` (no payloads) plus `ts`, `entity`
     and `failed`. Offline: DuckDB's sqlite extension would need a download, so rows
     go through newline-delimited JSON files (the built-in json reader), a chunk at a time."""
     import tempfile
+    from itertools import islice
     from pathlib import Path
 
     import msgspec
 
-    from ._entities import COLUMNS, entity_of, is_failure
+    from waitbus import entity_keys
+    from waitbus_store import entity_of, is_failure
 
+    keys = entity_keys()
     enc = msgspec.json.Encoder()
     names = list(_DUCK_COLUMNS)
     cols = ", ".join(f"'{k}': '{v}'" for k, v in _DUCK_COLUMNS.items())
     duck.execute(f"CREATE TABLE events ({', '.join(f'{k} {v}' for k, v in _DUCK_COLUMNS.items())}, ts TIMESTAMP)")
-    total = int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    total = reader.count()
     done = 0
+    rows = reader.rows(batch=20_000)
     with tempfile.TemporaryDirectory(prefix="waitbus-analyze-") as tmp:
         chunk = Path(tmp) / "chunk.jsonl"
-        cur = conn.execute(f"SELECT {COLUMNS} FROM events ORDER BY seq")
-        while rows := cur.fetchmany(20_000):
+        while batch := list(islice(rows, 20_000)):
             with chunk.open("wb") as out:
-                for r in rows:
-                    fields = msgspec.json.decode(r[9])
-                    kind, name = entity_of(r[2], r[3], fields)
-                    values = (*r[:9], msgspec.Raw(r[9].encode()), f"{r[2]} {kind} {name}", is_failure(r[2], fields))
+                for r in batch:
+                    frame = r.to_frame()
+                    kind, name = entity_of(frame, keys)
+                    failed = is_failure(frame.source, frame.fields)
+                    values = (*r[:9], frame.fields, f"{frame.source} {kind} {name}", failed)
                     out.write(enc.encode(dict(zip(names, values, strict=True))) + b"\n")
             duck.execute(
                 "INSERT INTO events SELECT *, make_timestamp(received_at // 1000) "
                 f"FROM read_json(?, format='newline_delimited', columns={{{cols}}})",
                 [str(chunk)],
             )
-            done += len(rows)
+            done += len(batch)
             if report:
                 report(done, total)
     return done
@@ -318,6 +325,8 @@ def _load(duck: Any, conn: sqlite3.Connection, report: Any) -> int:
 
 def analyze(sql: str | None, *, as_json: bool, show_progress: bool) -> int:
     import time
+
+    from waitbus_store import StoreError
 
     from ._entities import open_log
     from ._render import CliError, dumps, fail, progress, table
@@ -327,15 +336,15 @@ def analyze(sql: str | None, *, as_json: bool, show_progress: bool) -> int:
     except ImportError:
         return fail("events analyze", DUCKDB_HINT, _exit.USAGE)
     try:
-        conn = open_log(missing_ok=False)
-        assert conn is not None
+        reader = open_log(missing_ok=False)
+        assert reader is not None
     except CliError as exc:
         return fail("events analyze", exc, exc.code)
     # Never download an extension: waitbus makes no outbound calls.
     duck = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
     try:
-        _load(duck, conn, progress("analyze: loading", forced=show_progress, every=20_000))
-        conn.close()
+        _load(duck, reader, progress("analyze: loading", forced=show_progress, every=20_000))
+        reader.close()
         # The copy is loaded: from here on no query may read or write any file.
         duck.execute("SET enable_external_access = false")
         duck.execute("SET lock_configuration = true")
@@ -349,8 +358,10 @@ def analyze(sql: str | None, *, as_json: bool, show_progress: bool) -> int:
         return _exit.INTERRUPTED
     except duckdb.Error as exc:
         return fail("events analyze", exc, _exit.USAGE)
+    except StoreError as exc:  # a damaged page met while loading
+        return fail("events analyze", exc, _exit.USAGE)
     finally:
-        conn.close()
+        reader.close()
         duck.close()
     if as_json:
         objs = {

@@ -86,44 +86,35 @@ def watch(*, match: list[str], source: str | None, since: str | None, bookmark: 
 
 
 def list_events(*, since: str | None, limit: int, source: str | None, match: list[str], as_json: bool) -> int:
-    from waitbus_store import Row, resolve_paths
+    from waitbus_store import StoreError, resolve_paths
     from waitbus_wire import event_dict
 
-    from ._entities import COLUMNS, Filter, open_log, parse_since
+    from ._entities import Filter, open_log, parse_since
     from ._render import CliError, dumps, event_line, fail
 
     try:
         flt = Filter(source, match)
         cursor, cutoff = parse_since(since) if since else (None, None)
-        conn = open_log(missing_ok=True)
+        reader = open_log(missing_ok=True)
     except CliError as exc:
         return fail("read-events list", exc, exc.code)
     except ValueError as exc:
         return fail("read-events list", exc, _exit.USAGE)
     frames: list[EventFrame] = []
-    if conn is None:
+    if reader is None:
         print(f"waitbus read-events list: no events stored yet ({resolve_paths().db})", file=sys.stderr)
     else:
-        extra, params = flt.sql()
-        if cutoff is not None:
-            extra, params = f"{extra} AND received_at >= ?", [*params, cutoff]
-        if cursor is not None:
-            extra, params = f"{extra} AND event_id > ?", [*params, cursor]
-        query = f"SELECT {COLUMNS} FROM events WHERE seq < ? {extra} ORDER BY seq DESC LIMIT ?"
-        before = 1 << 62
-        # Newest first in batches until `limit` events pass the --match filter.
-        while len(frames) < limit:
-            rows = conn.execute(query, (before, *params, max(limit, 200))).fetchall()
-            if not rows:
-                break
-            for raw in rows:
-                frame = Row._make(raw).to_frame()
+        try:
+            # Newest first until `limit` events pass the --match filter.
+            for _, frame in reader.recent(source=flt.source, after_id=cursor, since_ns=cutoff, batch=max(limit, 200)):
                 if flt.wants(frame):
                     frames.append(frame)
                     if len(frames) == limit:
                         break
-            before = int(rows[-1][0])
-        conn.close()
+        except StoreError as exc:  # a damaged page met mid-read
+            return fail("read-events list", exc, _exit.USAGE)
+        finally:
+            reader.close()
     frames.reverse()  # oldest first, like a tail
     if as_json:
         print("[" + ",\n".join(dumps(event_dict(f)) for f in frames) + "]")
@@ -146,23 +137,14 @@ def replay(
     as_json: bool,
     show_progress: bool,
 ) -> int:
-    from waitbus_store import StoreError
+    from waitbus import entity_keys
+    from waitbus_store import StoreError, entity_key
 
-    from ._entities import (
-        Filter,
-        count_range,
-        cutoff_cursor,
-        entity_key,
-        head,
-        open_log,
-        open_store,
-        parse_since,
-        seq_after,
-    )
-    from ._entities import read_forward as read
+    from ._entities import Filter, cutoff_cursor, open_log, open_store, parse_since
     from ._render import CliError, fail, progress
 
     store = None
+    reader = None
     try:
         flt = Filter(source, match)
         start: str | None = None
@@ -172,35 +154,42 @@ def replay(
         if bookmark:
             store = open_store()
             start = store.get_bookmark(bookmark) or start
-        conn = open_log(missing_ok=True)
+        reader = open_log(missing_ok=True)
+        newest = reader.head() if reader is not None else None
+        after = reader.seq_at_or_before(start) if reader is not None and start else 0
     except CliError as exc:
         return fail("replay", exc, exc.code)
     except ValueError as exc:
         return fail("replay", exc, _exit.USAGE)
-    newest = head(conn) if conn is not None else None
-    if conn is None or newest is None:
+    except StoreError as exc:  # a damaged page
+        if reader is not None:
+            reader.close()
+        return fail("replay", exc, _exit.USAGE)
+    if reader is None or newest is None:
         if store is not None:
             store.close()
+        if reader is not None:
+            reader.close()
         return _exit.OK
-    after = seq_after(conn, start) if start else 0
     report = progress("replay", forced=show_progress, every=10_000)
-    total = count_range(conn, after, newest[0], flt) if report else 0
+    keys = entity_keys() if coalesce else None
     latest: dict[str, EventFrame] = {}
     scanned: str | None = None
     done, code = 0, _exit.OK
     try:
-        for row, frame in read(conn, after=after, upto=newest[0], flt=flt):
+        total = reader.count(source=flt.source, after=after, upto=newest[0]) if report else 0
+        for _, frame in reader.scan(after, upto=newest[0], source=flt.source):
             done += 1
             if report:
                 report(done, total)
-            if frame is not None:
+            if flt.wants(frame):
                 if coalesce:
-                    key = entity_key(frame)
+                    key = entity_key(frame, keys)
                     latest.pop(key, None)  # re-insert: output follows each entity's newest event
                     latest[key] = frame
                 else:
                     _print_event(frame, as_json)
-            scanned = row.event_id
+            scanned = frame.event_id
         for frame in latest.values():
             _print_event(frame, as_json)
         scanned = newest[1]  # everything up to the head was seen, filtered or not
@@ -208,8 +197,11 @@ def replay(
         code = _exit.INTERRUPTED
         if coalesce:
             scanned = None  # nothing was printed: keep the cursor where it was
+    except StoreError as exc:  # a damaged page met mid-read: keep the bookmark where it was
+        code = fail("replay", exc, _exit.USAGE)
+        scanned = None
     finally:
-        conn.close()
+        reader.close()
     if store is not None:
         try:
             if bookmark and scanned:

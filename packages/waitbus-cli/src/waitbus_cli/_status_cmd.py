@@ -18,38 +18,35 @@ def _db_size(db: Path) -> int:
 
 
 def _store_facts(db: Path) -> dict[str, Any]:
-    """Counts and the newest event, read through a read-only connection (raises StoreError)."""
-    from waitbus_store import connect_readonly, schema_status
+    """Counts and the newest event, read through the store's reader (raises StoreError)."""
+    from waitbus_store import open_reader
 
     facts: dict[str, Any] = {"path": str(db), "exists": db.exists(), "size_bytes": 0, "schema_version": None}
     if not db.exists():
         return {**facts, "events": 0, "last_event": None}
-    version, _wanted = schema_status(db)
-    facts.update(size_bytes=_db_size(db), schema_version=version)
-    if version == 0:
+    reader = open_reader(db)
+    facts.update(size_bytes=_db_size(db), schema_version=reader.schema_version if reader else 0)
+    if reader is None:  # ours, but no schema yet
         return {**facts, "events": 0, "last_event": None}
-    conn = connect_readonly(db)
     try:
-        count = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-        row = conn.execute(
-            "SELECT event_id, source, event_type, received_at, summary FROM events ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
+        count = reader.count()
+        frame = reader.last()
     finally:
-        conn.close()
+        reader.close()
     last = None
-    if row:
+    if frame:
         from datetime import datetime
 
-        when = datetime.fromtimestamp(row[3] / 1e9).astimezone().isoformat(timespec="seconds")
+        when = datetime.fromtimestamp(frame.received_at / 1e9).astimezone().isoformat(timespec="seconds")
         last = {
-            "event_id": row[0],
-            "source": row[1],
-            "event_type": row[2],
-            "received_at": row[3],
+            "event_id": frame.event_id,
+            "source": frame.source,
+            "event_type": frame.event_type,
+            "received_at": frame.received_at,
             "received_at_iso": when,
-            "summary": row[4],
+            "summary": frame.summary,
         }
-    return {**facts, "events": int(count), "last_event": last}
+    return {**facts, "events": count, "last_event": last}
 
 
 def gather() -> dict[str, Any]:

@@ -4,7 +4,6 @@ agent thread, ...), showing its newest state. Plain ANSI escapes, no TUI library
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -12,140 +11,111 @@ import typer
 from . import _exit
 
 if TYPE_CHECKING:
-    from waitbus_wire import EventFrame
+    from waitbus_store import EntityBoard, EntityState
 
 _ALT_ON, _ALT_OFF = "\x1b[?1049h\x1b[?25l", "\x1b[?25h\x1b[?1049l"  # alternate screen, cursor hidden
 _HOME_CLEAR, _RED, _BOLD, _RESET = "\x1b[H\x1b[2J", "\x1b[31m", "\x1b[1m", "\x1b[0m"
 _COLUMNS = ["entity", "source", "state", "events", "last", "summary"]
 
 
-@dataclass
-class Entity:
-    kind: str
-    name: str
-    source: str
-    state: str
-    failed: bool
-    received_at: int
-    summary: str
-    event_id: str
-    events: int = 1
+def _cells(row: EntityState) -> list[Any]:
+    from ._render import local_time
 
-    def cells(self) -> list[Any]:
-        from ._render import local_time
-
-        entity = f"{self.kind} {self.name}"
-        return [entity, self.source, self.state, self.events, local_time(self.received_at), self.summary]
-
-    def as_dict(self) -> dict[str, Any]:
-        from waitbus_wire import iso_utc
-
-        return {
-            "entity": f"{self.kind} {self.name}",
-            "kind": self.kind,
-            "name": self.name,
-            "source": self.source,
-            "state": self.state,
-            "failed": self.failed,
-            "events": self.events,
-            "time": iso_utc(self.received_at),
-            "summary": self.summary,
-            "event_id": self.event_id,
-        }
+    return [
+        f"{row.kind} {row.name}",
+        row.source,
+        row.state,
+        row.events,
+        local_time(row.frame.received_at),
+        row.frame.summary,
+    ]
 
 
-class Board:
-    """The newest state per entity, in order of last update."""
+def _as_dict(row: EntityState) -> dict[str, Any]:
+    from waitbus_wire import iso_utc
 
-    def __init__(self) -> None:
-        self.rows: dict[str, Entity] = {}
-
-    def fold(self, frame: EventFrame) -> Entity:
-        from ._entities import entity_key, entity_of, is_failure, state_of
-
-        key = entity_key(frame)
-        kind, name = entity_of(frame.source, frame.event_type, frame.fields)
-        old = self.rows.pop(key, None)  # re-insert: the dict stays ordered by last update
-        row = Entity(
-            kind,
-            name,
-            frame.source,
-            state_of(frame),
-            is_failure(frame.source, frame.fields),
-            frame.received_at,
-            frame.summary,
-            frame.event_id,
-            (old.events + 1) if old else 1,
-        )
-        self.rows[key] = row
-        return row
-
-    def newest_first(self) -> list[Entity]:
-        return list(reversed(self.rows.values()))
-
-    def lines(self, *, color: bool, max_rows: int | None = None) -> list[str]:
-        from ._render import table
-
-        rows = self.newest_first()[:max_rows]
-        text = table(_COLUMNS, [r.cells() for r in rows]).split("\n")
-        if color:
-            text[0] = f"{_BOLD}{text[0]}{_RESET}"
-            text[2:] = [f"{_RED}{t}{_RESET}" if r.failed else t for t, r in zip(text[2:], rows, strict=True)]
-        return text
+    return {
+        "entity": f"{row.kind} {row.name}",
+        "kind": row.kind,
+        "name": row.name,
+        "source": row.source,
+        "state": row.state,
+        "failed": row.failed,
+        "events": row.events,
+        "time": iso_utc(row.frame.received_at),
+        "summary": row.frame.summary,
+        "event_id": row.frame.event_id,
+    }
 
 
-def _backfill(board: Board, since: str, source: str | None, match: list[str]) -> str:
+def _lines(board: EntityBoard, *, color: bool, max_rows: int | None = None) -> list[str]:
+    from ._render import table
+
+    rows = board.newest_first()[:max_rows]
+    text = table(_COLUMNS, [_cells(r) for r in rows]).split("\n")
+    if color:
+        text[0] = f"{_BOLD}{text[0]}{_RESET}"
+        text[2:] = [f"{_RED}{t}{_RESET}" if r.failed else t for t, r in zip(text[2:], rows, strict=True)]
+    return text
+
+
+def _backfill(board: EntityBoard, since: str, source: str | None, match: list[str]) -> str:
     """Fold stored events since `since` into the board; return the cursor the live
     stream resumes from (the head read here, so nothing is missed or doubled)."""
+    from waitbus_store import StoreError
     from waitbus_wire import ulid_from_parts
 
-    from ._entities import Filter, head, open_log, parse_since, read_forward, seq_after
+    from ._entities import Filter, open_log, parse_since
+    from ._render import CliError
 
     flt = Filter(source, match)
     cursor, cutoff = parse_since(since)
-    conn = open_log(missing_ok=True)
-    if conn is None:
+    reader = open_log(missing_ok=True)
+    if reader is None:
         return ulid_from_parts(0, 0)
     try:
-        newest = head(conn)
+        newest = reader.head()
         if newest is None:
             return ulid_from_parts(0, 0)
-        after = seq_after(conn, cursor) if cursor else 0
-        for _, frame in read_forward(conn, after=after, upto=newest[0], flt=flt, cutoff_ns=cutoff):
-            if frame is not None:
+        after = reader.seq_at_or_before(cursor) if cursor else 0
+        for _, frame in reader.scan(after, upto=newest[0], source=flt.source, since_ns=cutoff):
+            if flt.wants(frame):
                 board.fold(frame)
         return newest[1]
+    except StoreError as exc:  # a damaged page: exit 2 with the store's advice
+        raise CliError(str(exc)) from None
     finally:
-        conn.close()
+        reader.close()
 
 
-def _draw(board: Board, header: str) -> None:
+def _draw(board: EntityBoard, header: str) -> None:
     import shutil
 
     height = shutil.get_terminal_size().lines
-    lines = board.lines(color=True, max_rows=max(1, height - 4))
+    lines = _lines(board, color=True, max_rows=max(1, height - 4))
     sys.stdout.write(_HOME_CLEAR + header + "\n\n" + "\n".join(lines) + "\n")
     sys.stdout.flush()
 
 
-def _plain_update(row: Entity, as_json: bool) -> None:
+def _plain_update(row: EntityState, as_json: bool) -> None:
     from ._render import dumps, emit_line, local_time
 
     if as_json:
-        emit_line(dumps(row.as_dict()))
+        emit_line(dumps(_as_dict(row)))
     else:
-        emit_line(f"{local_time(row.received_at)}  {row.kind} {row.name}  {row.state}  {row.summary}")
+        emit_line(f"{local_time(row.frame.received_at)}  {row.kind} {row.name}  {row.state}  {row.frame.summary}")
 
 
 def top(*, since: str, source: str | None, match: list[str], once: bool, as_json: bool) -> int:
     import time
 
-    from waitbus import HubUnavailable, subscribe
+    from waitbus import HubUnavailable, entity_keys, subscribe
+    from waitbus_store import EntityBoard
     from waitbus_wire import PredicateError
 
     from ._render import CliError, fail
 
-    board = Board()
+    board = EntityBoard(entity_keys())
     try:
         resume = _backfill(board, since, source, match)
     except CliError as exc:
@@ -191,16 +161,16 @@ def top(*, since: str, source: str | None, match: list[str], once: bool, as_json
             sys.stdout.flush()
 
 
-def _print_board(board: Board, *, tty: bool, as_json: bool, once: bool) -> None:
+def _print_board(board: EntityBoard, *, tty: bool, as_json: bool, once: bool) -> None:
     from ._render import dumps
 
     if as_json and once:
-        print(dumps([r.as_dict() for r in board.newest_first()]))
+        print(dumps([_as_dict(r) for r in board.newest_first()]))
     elif as_json:
         for row in reversed(board.newest_first()):
             _plain_update(row, True)
     else:
-        print("\n".join(board.lines(color=tty)), flush=True)
+        print("\n".join(_lines(board, color=tty)), flush=True)
 
 
 def register(app: typer.Typer) -> None:

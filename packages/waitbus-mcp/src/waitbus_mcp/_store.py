@@ -1,13 +1,13 @@
-"""Reading the event log, read-only (these functions block: call them in a worker thread).
+"""Reading the event log through the store's read-only Reader (these functions block:
+call them in a worker thread).
 
 The server never writes the log except through `waitbus.emit`/`respond`. Every read opens
-its own read-only connection (`query_only`), so a slow query cannot hold a write lock and
-a concurrent reader in another thread cannot trip over a shared connection.
+its own reader, so a slow query cannot hold a write lock and a concurrent reader in
+another thread cannot trip over a shared connection.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from waitbus_wire import iso_utc
 
 if TYPE_CHECKING:
+    from waitbus_store import Reader
     from waitbus_wire import EventFrame
 
-_COLS = "seq, event_id, source, event_type, owner, repo, received_at, delivery_id, summary, fields"
 SCAN_CAP = 20_000  # rows one call may examine before it returns with a cursor to continue from
 ZERO_CURSOR = "0" * 26  # sorts before every event id: "from the start of the log"
 
@@ -31,45 +31,17 @@ def db_path() -> str:
 
 
 @contextmanager
-def reader() -> Iterator[sqlite3.Connection | None]:
-    """A read-only connection, or None when there is no log (nothing emitted yet)."""
-    from pathlib import Path
+def reader() -> Iterator[Reader | None]:
+    """The store's read-only reader, or None when there is no log (nothing emitted yet).
+    A damaged or foreign file raises StoreError, which the server answers as a tool error."""
+    from waitbus_store import open_reader
 
-    from waitbus_store import connect_readonly
-
-    path = db_path()
-    if not Path(path).exists():
-        yield None
-        return
-    conn = connect_readonly(path)
+    found = open_reader(db_path())
     try:
-        has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
-        yield conn if has_table else None
+        yield found
     finally:
-        conn.close()
-
-
-def _frame(row: tuple[Any, ...]) -> EventFrame:
-    import json
-
-    from waitbus_wire import EventFrame
-
-    _, event_id, source, event_type, owner, repo, received_at, delivery_id, summary, fields = row[:10]
-    try:
-        decoded = json.loads(fields)
-    except ValueError:
-        decoded = {"_undecodable_fields": str(fields)[:200]}
-    return EventFrame(
-        event_id=event_id,
-        event_type=event_type,
-        source=source,
-        owner=owner,
-        repo=repo,
-        received_at=int(received_at),
-        delivery_id=delivery_id,
-        summary=summary,
-        fields=decoded if isinstance(decoded, dict) else {"_fields": decoded},
-    )
+        if found is not None:
+            found.close()
 
 
 def event_dict(frame: EventFrame) -> dict[str, Any]:
@@ -83,35 +55,28 @@ def event_dict(frame: EventFrame) -> dict[str, Any]:
 
 
 def summary() -> dict[str, Any]:
-    with reader() as conn:
-        if conn is None:
+    with reader() as log:
+        if log is None:
             return {"path": db_path(), "exists": False, "event_count": 0, "last_event": None}
-        count = int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
-        row = conn.execute(f"SELECT {_COLS} FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        count = log.count()
+        last = log.last()
         return {
             "path": db_path(),
             "exists": True,
             "event_count": count,
-            "last_event": event_dict(_frame(row)) if row else None,
+            "last_event": event_dict(last) if last else None,
         }
 
 
 def head_id() -> str | None:
-    with reader() as conn:
-        if conn is None:
-            return None
-        row = conn.execute("SELECT event_id FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        return str(row[0]) if row else None
+    with reader() as log:
+        newest = log.head() if log is not None else None
+        return newest[1] if newest else None
 
 
 def sources(limit: int = 200) -> list[tuple[str, int]]:
-    with reader() as conn:
-        if conn is None:
-            return []
-        rows = conn.execute(
-            "SELECT source, count(*) FROM events GROUP BY source ORDER BY source LIMIT ?", (limit,)
-        ).fetchall()
-        return [(str(r[0]), int(r[1])) for r in rows]
+    with reader() as log:
+        return log.by_source()[:limit] if log is not None else []
 
 
 # -- queries --------------------------------------------------------------------------------
@@ -127,39 +92,21 @@ def recent(
 ) -> tuple[list[EventFrame], bool]:
     """The newest `limit` matching events, newest first, and whether the scan was cut
     short at SCAN_CAP rows (so older matches may exist)."""
-    where: list[str] = ["1 = 1"]
-    params: list[str | int] = []
-    if source is not None:
-        where.append("source = ?")
-        params.append(source)
-    if event_type is not None:
-        where.append("event_type = ?")
-        params.append(event_type)
-    if isinstance(since, str):
-        where.append("event_id > ?")
-        params.append(since)
-    elif since is not None:
-        where.append("received_at >= ?")
-        params.append(time.time_ns() - int(since * 1e9))
+    after_id = since if isinstance(since, str) else None
+    since_ns = time.time_ns() - int(since * 1e9) if since is not None and not isinstance(since, str) else None
     out: list[EventFrame] = []
-    with reader() as conn:
-        if conn is None:
+    with reader() as log:
+        if log is None:
             return [], False
-        query = f"SELECT {_COLS} FROM events WHERE {' AND '.join(where)} AND seq < ? ORDER BY seq DESC LIMIT ?"
-        before, scanned = 2**62, 0
-        while len(out) < limit and scanned < SCAN_CAP:
-            rows = conn.execute(query, (*params, before, 500)).fetchall()
-            if not rows:
-                return out, False
-            for row in rows:
-                scanned += 1
-                frame = _frame(row)
-                if test is None or test(frame):
-                    out.append(frame)
-                    if len(out) >= limit:
-                        return out, False
-            before = int(rows[-1][0])
-    return out, scanned >= SCAN_CAP
+        rows = log.recent(source=source, event_type=event_type, after_id=after_id, since_ns=since_ns)
+        for scanned, (_, frame) in enumerate(rows):
+            if scanned >= SCAN_CAP:
+                return out, True
+            if test is None or test(frame):
+                out.append(frame)
+                if len(out) >= limit:
+                    break
+    return out, False
 
 
 @dataclass
@@ -177,116 +124,56 @@ def scan_after(cursor: str, test: Callable[[EventFrame], bool], limit: int) -> S
     """
     out: list[EventFrame] = []
     last: str | None = None
-    with reader() as conn:
-        if conn is None:
+    with reader() as log:
+        if log is None:
             return Scan([], None, True)
-        row = conn.execute(
-            "SELECT seq FROM events WHERE event_id <= ? ORDER BY event_id DESC LIMIT 1", (cursor,)
-        ).fetchone()
-        after = int(row[0]) if row else 0
-        scanned = 0
-        while scanned < SCAN_CAP:
-            rows = conn.execute(f"SELECT {_COLS} FROM events WHERE seq > ? ORDER BY seq LIMIT 500", (after,)).fetchall()
-            if not rows:
-                return Scan(out, last, True)
-            for row in rows:
-                scanned += 1
-                frame = _frame(row)
-                last = frame.event_id
-                if test(frame):
-                    out.append(frame)
-                    if len(out) >= limit:
-                        return Scan(out, last, False)
-            after = int(rows[-1][0])
-    return Scan(out, last, False)
+        for scanned, (_, frame) in enumerate(log.scan(log.seq_at_or_before(cursor), batch=500)):
+            if scanned >= SCAN_CAP:
+                return Scan(out, last, False)
+            last = frame.event_id
+            if test(frame):
+                out.append(frame)
+                if len(out) >= limit:
+                    return Scan(out, last, False)
+    return Scan(out, last, True)
 
 
 def get(event_id: str) -> tuple[EventFrame, bytes | None] | None:
-    with reader() as conn:
-        if conn is None:
-            return None
-        row = conn.execute(f"SELECT {_COLS}, payload FROM events WHERE event_id = ?", (event_id,)).fetchone()
-        if row is None:
-            return None
-        payload = row[-1]
-        return _frame(row), (bytes(payload) if payload is not None else None)
+    with reader() as log:
+        return log.get(event_id) if log is not None else None
 
 
 # -- per-source state -----------------------------------------------------------------------
 
-# source -> fields naming the entity an event is about, most specific first (the same
-# rule as `waitbus top`); a source plugin's SourceSpec.entity_key wins over this table.
-_ENTITY_FIELDS: dict[str, tuple[str, ...]] = {
-    "github": ("fields.job_id", "fields.run_id"),
-    "docker": ("fields.container_id", "fields.container", "fields.container_name", "fields.name", "fields.id"),
-    "pytest": ("fields.rootdir",),
-    "fs": ("fields.path",),
-    "agent": ("fields.msg_thread",),
-}
-_STATE_FIELDS = ("conclusion", "outcome", "status", "state", "action", "change", "result")
-_spec_keys: dict[str, tuple[str, ...]] | None = None
-
-
-def _entity_keys(source: str) -> tuple[str, ...]:
-    global _spec_keys  # noqa: PLW0603 - a cache of installed source plugins, filled once
-    if _spec_keys is None:
-        found: dict[str, tuple[str, ...]] = {}
-        try:
-            from waitbus import installed_sources
-
-            for name, spec in installed_sources().items():
-                if spec.entity_key:
-                    found[name] = tuple(spec.entity_key)
-        except Exception:  # a broken plugin must not break the resource; fall back to the table
-            found = {}
-        _spec_keys = found
-    return _spec_keys.get(source) or _ENTITY_FIELDS.get(source, ())
-
-
-def entity_of(frame: EventFrame) -> str:
-    from waitbus_wire import MISSING, lookup
-
-    for key in _entity_keys(frame.source):
-        value = lookup(frame, tuple(key.split(".")))
-        if value is not MISSING and value is not None and value != "" and not isinstance(value, dict | list):
-            return f"{key.removeprefix('fields.')}={value}"
-    return f"event_type={frame.event_type}"
-
-
-def state_of(frame: EventFrame) -> str:
-    for key in _STATE_FIELDS:
-        value = frame.fields.get(key)
-        if value is not None and not isinstance(value, dict | list):
-            return str(value)
-    return frame.event_type
-
 
 def source_state(source: str, *, recent_n: int = 10, window: int = 500) -> dict[str, Any]:
-    """Latest events of one source and the newest event per entity (its current state)."""
-    with reader() as conn:
-        if conn is None:
+    """Latest events of one source and the newest event per entity (its current state):
+    the store's entity fold, the same as `waitbus top`, over the last `window` events."""
+    from itertools import islice
+
+    from waitbus import entity_keys
+
+    with reader() as log:
+        if log is None:
             return {"source": source, "event_count": 0, "entities": [], "latest_events": []}
-        count = int(conn.execute("SELECT count(*) FROM events WHERE source = ?", (source,)).fetchone()[0])
-        rows = conn.execute(
-            f"SELECT {_COLS} FROM events WHERE source = ? ORDER BY seq DESC LIMIT ?", (source, window)
-        ).fetchall()
-    frames = [_frame(r) for r in rows]
-    entities: dict[str, EventFrame] = {}
-    for frame in frames:  # newest first: the first event seen per entity is its state
-        entities.setdefault(entity_of(frame), frame)
+        count = log.count(source=source)
+        entities = log.entities(source=source, last=window, keys=entity_keys())
+        latest = [frame for _, frame in islice(log.recent(source=source), recent_n)]
     return {
         "source": source,
         "event_count": count,
         "entities": [
             {
-                "entity": name,
-                "state": state_of(frame),
-                "event_type": frame.event_type,
-                "event_id": frame.event_id,
-                "time": iso_utc(frame.received_at),
-                "summary": frame.summary,
+                "entity": f"{e.kind} {e.name}",
+                "state": e.state,
+                "failed": e.failed,
+                "events": e.events,
+                "event_type": e.frame.event_type,
+                "event_id": e.frame.event_id,
+                "time": iso_utc(e.frame.received_at),
+                "summary": e.frame.summary,
             }
-            for name, frame in entities.items()
+            for e in entities
         ],
         "latest_events": [
             {
@@ -297,7 +184,7 @@ def source_state(source: str, *, recent_n: int = 10, window: int = 500) -> dict[
                 "owner": f.owner,
                 "repo": f.repo,
             }
-            for f in frames[:recent_n]
+            for f in latest
         ],
-        "entities_from_last_n_events": len(frames),
+        "entities_from_last_n_events": min(count, window),
     }

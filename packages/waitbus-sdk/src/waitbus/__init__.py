@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         Route,
         SourceSpec,
         all_routes,
+        entity_keys,
         find_source,
         installed_sources,
         is_failure,
@@ -71,6 +72,7 @@ _WHERE = {
     "register_condition": "waitbus._registry",
     "register_evaluator": "waitbus._registry",
     "register_source": "waitbus._sources",
+    "entity_keys": "waitbus._sources",
     "Subscription": "waitbus._stream",
 }
 
@@ -94,6 +96,7 @@ __all__ = [
     "asubscribe",
     "autostart_enabled",
     "emit",
+    "entity_keys",
     "fetch_payload",
     "find_source",
     "hub_stats",

@@ -154,6 +154,17 @@ def is_failure(frame: EventFrame) -> bool:
     return bool(spec is not None and spec.is_failure is not None and spec.is_failure(frame))
 
 
+def entity_keys() -> dict[str, tuple[str, ...]]:
+    """source -> its SourceSpec.entity_key, for every installed source that declares
+    one (what `waitbus top` and the MCP server key entities by). A broken plugin is
+    left out here; `waitbus sources` reports it."""
+    try:
+        sources = installed_sources()
+    except ValueError:
+        return {name: spec.entity_key for name, spec in _registered.items() if spec.entity_key}
+    return {name: spec.entity_key for name, spec in sources.items() if spec.entity_key}
+
+
 def get_source(name: str) -> SourceSpec:
     sources = installed_sources()
     try:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from waitbus import parse_duration as wire_duration
-from waitbus_store import PathError, StoreError, connect_readonly, resolve_paths, schema_status
+from waitbus_store import PathError, StoreError, open_reader
 
 from ._names import SOURCE_NAME, WATCHDOG_EVENT
 from ._state import FRESH, STALE, heartbeat_ns, set_flag, watchdog_dir
@@ -62,31 +61,25 @@ class Heartbeat:
     alertname: str | None
 
 
-# Heartbeats are the route's events; the check's own events carry fields.state.
-_NEWEST = (
-    "SELECT received_at, json_extract(fields, '$.status'), json_extract(fields, '$.fingerprint'), "
-    "json_extract(fields, '$.alertname') FROM events "
-    "WHERE source = ? AND event_type = ? AND json_extract(fields, '$.state') IS NULL {extra} "
-    "ORDER BY seq DESC LIMIT 1"
-)
-
-
 def newest_heartbeats() -> tuple[Heartbeat | None, Heartbeat | None]:
-    """(newest Watchdog notification of any status, newest firing one) in the log."""
-    db = resolve_paths().db
-    if not db.exists():
+    """(newest Watchdog notification of any status, newest firing one) in the log.
+    Heartbeats are the route's events; the check's own events carry fields.state."""
+    log = open_reader()  # raises StoreError, with what to do, for a foreign or damaged file
+    if log is None:
         return None, None
-    if schema_status(db)[0] == 0:  # raises, with what to do, for a foreign or corrupt file
-        return None, None  # created but not yet migrated: no events
-    conn = connect_readonly(db)
+    newest: Heartbeat | None = None
     try:
-        found: list[Heartbeat | None] = []
-        for extra in ("", "AND json_extract(fields, '$.status') = 'firing'"):
-            row = conn.execute(_NEWEST.format(extra=extra), (SOURCE_NAME, WATCHDOG_EVENT)).fetchone()
-            found.append(Heartbeat(int(row[0]), str(row[1]), row[2], row[3]) if row else None)
-        return found[0], found[1]
+        for _, frame in log.recent(source=SOURCE_NAME, event_type=WATCHDOG_EVENT):
+            f = frame.fields
+            if f.get("state") is not None:
+                continue
+            beat = Heartbeat(frame.received_at, str(f.get("status")), f.get("fingerprint"), f.get("alertname"))
+            newest = newest or beat
+            if f.get("status") == "firing":
+                return newest, beat
     finally:
-        conn.close()
+        log.close()
+    return newest, None
 
 
 @dataclass(frozen=True)
@@ -192,7 +185,7 @@ def watchdog_check_main(argv: list[str]) -> int:
     with lock:
         try:
             verdict = judge(args.stale_after)
-        except (StoreError, sqlite3.Error, PathError) as exc:
+        except (StoreError, PathError) as exc:
             print(f"{me}: cannot read the event log: {exc}", file=sys.stderr)
             return EXIT_USAGE
         event_id, emitted = None, False

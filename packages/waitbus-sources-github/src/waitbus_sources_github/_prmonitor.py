@@ -17,14 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sqlite3
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._fields import JOB, RUN, pr_numbers, state_word
 from ._files import ConfigError, exclusive, load_state, save_state, state_dir
-from ._log import LogRow, github_rows, open_log, rank
+from ._log import github_rows, open_log, rank
+
+if TYPE_CHECKING:
+    from waitbus import EventFrame
+    from waitbus_store import Reader
 
 STATE_VERSION = 1
 STATE_FILE = "pr-monitor.json"
@@ -49,9 +52,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class Monitor:
-    def __init__(self, state: dict[str, Any], conn: sqlite3.Connection) -> None:
+    def __init__(self, state: dict[str, Any], log: Reader) -> None:
         self.state = state
-        self.conn = conn
+        self.log = log
         self.runs: dict[str, list[int]] = state.setdefault("runs", {})
         self.pending: dict[str, dict[str, Any]] = state.setdefault("pending", {})
         self.prs: dict[str, Any] = state.setdefault("prs", {})
@@ -59,18 +62,18 @@ class Monitor:
     def roll(self) -> None:
         """Apply every run/job event stored since the last tick."""
         cursor = int(self.state.get("cursor") or 0)
-        for row in github_rows(self.conn, (RUN, JOB), after_seq=cursor):
-            self._apply(row)
-            cursor = row.seq
+        for seq, frame in github_rows(self.log, (RUN, JOB), after_seq=cursor):
+            self._apply(frame)
+            cursor = seq
         self.state["cursor"] = cursor
         self._trim()
 
-    def _apply(self, row: LogRow) -> None:
+    def _apply(self, row: EventFrame) -> None:
         f = row.fields
         repo = f"{row.owner or '?'}/{row.repo or '?'}"
         run_key = f"{repo}#{f.get('run_id')}"
         if row.event_type == RUN:
-            numbers = f.get("pull_requests") if "pull_requests" in f else self._payload_prs(row.seq)
+            numbers = f.get("pull_requests") if "pull_requests" in f else self._payload_prs(row.event_id)
             if isinstance(numbers, list) and numbers:
                 self.runs.pop(run_key, None)  # re-insert: most recent last, for trimming
                 self.runs[run_key] = [n for n in numbers if isinstance(n, int)]
@@ -101,10 +104,10 @@ class Monitor:
         pr["updated"] = time.time()
         _merge(pr["entities"], key, entity)
 
-    def _payload_prs(self, seq: int) -> list[int]:
-        found = self.conn.execute("SELECT payload FROM events WHERE seq = ?", (seq,)).fetchone()
+    def _payload_prs(self, event_id: str) -> list[int]:
+        found = self.log.get(event_id)
         try:
-            body = json.loads(found[0]) if found and found[0] is not None else None
+            body = json.loads(found[1]) if found and found[1] is not None else None
         except ValueError:
             return []
         run = body.get("workflow_run") if isinstance(body, dict) else None
@@ -171,20 +174,20 @@ def pr_monitor_main(argv: list[str]) -> int:
             if not mine:
                 print("waitbus pr-monitor tick: another tick is running; skipped", file=sys.stderr)
                 return 0
-            conn = open_log()
-            if conn is None:
+            log = open_log()
+            if log is None:
                 return 0  # no log yet: nothing has happened
             path = home / STATE_FILE
             state = load_state(path, STATE_VERSION)
             state["version"] = STATE_VERSION
             try:
-                monitor = Monitor(state, conn)
+                monitor = Monitor(state, log)
                 monitor.roll()
                 lines = monitor.report(ns.pr, ns.repo)
             finally:
-                conn.close()
+                log.close()
             save_state(path, state)
-    except (ConfigError, StoreError, sqlite3.Error) as exc:
+    except (ConfigError, StoreError) as exc:
         print(f"waitbus pr-monitor tick: {exc}", file=sys.stderr)
         return 2
     for line in lines:

@@ -38,13 +38,13 @@ def find_stalled(stall_after_s: float, window_s: float, now: float | None = None
     """Jobs whose newest event in the last `window_s` is queued/in_progress for at least
     `stall_after_s`."""
     now = time.time() if now is None else now
-    conn = open_log()
-    if conn is None:
+    log = open_log()
+    if log is None:
         return []
     latest: dict[int, _Latest] = {}
     done: dict[tuple[str | None, str | None, Any], int] = {}  # (owner, repo, run_id) -> newest completed attempt
     try:
-        for row in github_rows(conn, (JOB, RUN), since_ns=int((now - window_s) * 1e9)):
+        for _, row in github_rows(log, (JOB, RUN), since_ns=int((now - window_s) * 1e9)):
             if row.event_type == RUN:
                 if row.fields.get("status") == "completed":
                     key = (row.owner, row.repo, row.fields.get("run_id"))
@@ -60,7 +60,7 @@ def find_stalled(stall_after_s: float, window_s: float, now: float | None = None
             since = prev.status_since if same and prev is not None else row.received_at / 1e9
             latest[job_id] = _Latest(row.fields, row.owner, row.repo, since)
     finally:
-        conn.close()
+        log.close()
     found: list[Stalled] = []
     for job in latest.values():
         status = job.row_fields.get("status")

@@ -23,10 +23,12 @@ if TYPE_CHECKING:
         runtime_dir,
         state_dir,
     )
+    from ._entity import EntityBoard, EntityKeys, EntityState, entity_key, entity_of, is_failure, state_of
     from ._identity import bus_id
     from ._logfile import LOG_BACKUPS, LOG_FILE_ENV, LOG_MAX_BYTES, bound_log, bound_log_from_env
     from ._paths import PathError, Paths, resolve_paths
     from ._peer import ForeignPeer, check_peer, peer_pid, peer_uid
+    from ._reader import Reader, TypeSummary, open_reader
     from ._retention import PruneResult, plan_prune, prune
     from ._row import Row
     from ._schema import APPLICATION_ID, SCHEMA_VERSION, SchemaError
@@ -57,6 +59,16 @@ _WHERE = {
     "LOG_MAX_BYTES": "_logfile",
     "bound_log": "_logfile",
     "bound_log_from_env": "_logfile",
+    "EntityBoard": "_entity",
+    "EntityKeys": "_entity",
+    "EntityState": "_entity",
+    "entity_key": "_entity",
+    "entity_of": "_entity",
+    "is_failure": "_entity",
+    "state_of": "_entity",
+    "Reader": "_reader",
+    "TypeSummary": "_reader",
+    "open_reader": "_reader",
     "resolve_paths": "_paths",
     "PruneResult": "_retention",
     "plan_prune": "_retention",
@@ -80,6 +92,9 @@ __all__ = [
     "DOORBELL_NAME",
     "Dirs",
     "ForeignPeer",
+    "EntityBoard",
+    "EntityKeys",
+    "EntityState",
     "SCHEMA_VERSION",
     "InsertResult",
     "LOG_BACKUPS",
@@ -88,6 +103,7 @@ __all__ = [
     "PathError",
     "Paths",
     "PruneResult",
+    "Reader",
     "Row",
     "SchemaError",
     "SecretsError",
@@ -99,11 +115,16 @@ __all__ = [
     "bound_log",
     "bound_log_from_env",
     "bus_id",
+    "TypeSummary",
     "connect_readonly",
     "ensure_dirs",
     "open_private",
     "peer_pid",
     "peer_uid",
+    "entity_key",
+    "entity_of",
+    "is_failure",
+    "open_reader",
     "plan_prune",
     "prune",
     "read_secrets",
@@ -112,6 +133,7 @@ __all__ = [
     "runtime_dir",
     "schema_status",
     "state_dir",
+    "state_of",
 ]
 
 

@@ -22,6 +22,7 @@ class PruneResult(NamedTuple):
     size_before: int
     size_after: int
     dry_run: bool
+    through: tuple[str, int] | None = None  # dry run: (event_id, received_at) of the newest row that would go
 
 
 def plan_prune(
@@ -61,9 +62,20 @@ def prune(
     """Delete the oldest events beyond the limits; `progress(done, total)` per batch."""
     size_before = store.size_bytes()
     target = plan_prune(store, older_than_s=older_than_s, max_rows=max_rows, max_bytes=max_bytes)
-    if dry_run or target == 0:
-        return PruneResult(target, store.count() - (target if dry_run else 0), size_before, size_before, dry_run)
     conn = store.connection
+    if dry_run or target == 0:
+        through = None
+        if dry_run and target:
+            try:
+                row = conn.execute(
+                    "SELECT event_id, received_at FROM events ORDER BY seq LIMIT 1 OFFSET ?", (target - 1,)
+                )
+                found = row.fetchone()
+            except sqlite3.Error as exc:
+                raise _explain(exc, store.path) from None
+            through = (str(found[0]), int(found[1])) if found else None
+        remaining = store.count() - (target if dry_run else 0)
+        return PruneResult(target, remaining, size_before, size_before, dry_run, through)
     done = 0
     try:
         while done < target:

@@ -23,10 +23,22 @@ class Row(NamedTuple):
     fields: str
 
     def to_frame(self) -> EventFrame:
-        """The row as subscribers receive it (the same shape predicates match on)."""
+        """The row as subscribers receive it (the same shape predicates match on).
+
+        The one row -> EventFrame converter of every reader. A row whose `fields` is not
+        a JSON object (written around the store, e.g. by hand with sqlite3) still reads:
+        its fields become {"_undecodable_fields": the first 200 characters}, so one bad
+        row neither hides itself nor stops a listing."""
         import msgspec
 
         from waitbus_wire import EventFrame
+
+        try:
+            fields = msgspec.json.decode(self.fields)
+        except (msgspec.DecodeError, TypeError):
+            fields = None
+        if not isinstance(fields, dict):
+            fields = {"_undecodable_fields": str(self.fields)[:200]}
 
         return EventFrame(
             event_id=self.event_id,
@@ -37,5 +49,5 @@ class Row(NamedTuple):
             received_at=self.received_at,
             delivery_id=self.delivery_id,
             summary=self.summary,
-            fields=msgspec.json.decode(self.fields),
+            fields=fields,
         )

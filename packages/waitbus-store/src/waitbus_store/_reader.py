@@ -1,0 +1,268 @@
+"""Reading the log without writing it: every query on the events table that the CLI,
+the MCP server and the sources need, so that only this package writes SQL on it.
+
+Events come back as EventFrames made by `Row.to_frame`, the one converter. Every
+read raises StoreError (with the store's advice) when the file cannot be read, for
+example a damaged page, never sqlite3's own errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ._row import Row
+from ._schema import SchemaError, check_ours, current_version
+from ._store import _COLUMNS, StoreError, _explain, connect_readonly
+
+if TYPE_CHECKING:
+    from waitbus_wire import EventFrame
+
+    from ._entity import EntityKeys, EntityState
+
+
+class TypeSummary(NamedTuple):
+    """Events of one (source, event_type): how many, first and last received_at (ns)."""
+
+    source: str
+    event_type: str
+    events: int
+    first_ns: int
+    last_ns: int
+
+
+class Reader:
+    """A read-only handle on the log (opened `mode=ro` with `query_only`): it cannot
+    write, hold the write lock, or create files. Not thread-safe: one per thread."""
+
+    def __init__(self, path: str, conn: sqlite3.Connection, schema_version: int) -> None:
+        self.path = path
+        self._conn = conn
+        self.schema_version = schema_version
+
+    # -- plumbing --------------------------------------------------------------
+
+    def _all(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, tuple(args)).fetchall()
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from None
+
+    def _one(self, sql: str, args: Sequence[object] = ()) -> tuple[Any, ...] | None:
+        rows = self._all(sql, args)
+        return rows[0] if rows else None
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The read-only connection, for the user's own SQL (`waitbus events query`)
+        only: every other query on the log belongs in this class."""
+        return self._conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- single values ---------------------------------------------------------
+
+    def head(self) -> tuple[int, str] | None:
+        """(seq, event_id) of the newest event, or None for an empty log."""
+        row = self._one("SELECT seq, event_id FROM events ORDER BY seq DESC LIMIT 1")
+        return (int(row[0]), str(row[1])) if row else None
+
+    def count(self, *, source: str | None = None, after: int = 0, upto: int | None = None) -> int:
+        """Events (of `source`) with after < seq <= upto."""
+        where, args = _where(after=after, upto=upto, source=source)
+        row = self._one(f"SELECT count(*) FROM events WHERE {where}", args)
+        return int(row[0]) if row else 0
+
+    def seq_at_or_before(self, event_id: str) -> int:
+        """The seq a commit-order read starts after: the newest event whose id sorts at
+        or before `event_id` (0 if none). The id need not be stored (a time floor)."""
+        row = self._one("SELECT seq FROM events WHERE event_id <= ? ORDER BY event_id DESC LIMIT 1", (event_id,))
+        return int(row[0]) if row else 0
+
+    def get(self, event_id: str) -> tuple[EventFrame, bytes | None] | None:
+        """One event and its raw payload, by id."""
+        row = self._one(f"SELECT {_COLUMNS}, payload FROM events WHERE event_id = ?", (event_id,))
+        if row is None:
+            return None
+        payload = row[-1]
+        return Row._make(row[:-1]).to_frame(), (bytes(payload) if payload is not None else None)
+
+    def first(self) -> EventFrame | None:
+        row = self._one(f"SELECT {_COLUMNS} FROM events ORDER BY seq LIMIT 1")
+        return Row._make(row).to_frame() if row else None
+
+    def last(self) -> EventFrame | None:
+        row = self._one(f"SELECT {_COLUMNS} FROM events ORDER BY seq DESC LIMIT 1")
+        return Row._make(row).to_frame() if row else None
+
+    # -- many events -----------------------------------------------------------
+
+    def rows(
+        self,
+        after: int = 0,
+        *,
+        upto: int | None = None,
+        source: str | None = None,
+        event_types: Sequence[str] = (),
+        since_ns: int | None = None,
+        batch: int = 1000,
+    ) -> Iterator[Row]:
+        """Stored rows with after < seq <= upto in commit order, read in batches so a
+        long log never sits in memory."""
+        while True:
+            where, args = _where(after=after, upto=upto, source=source, event_types=event_types, since_ns=since_ns)
+            rows = self._all(f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY seq LIMIT ?", [*args, batch])
+            for raw in rows:
+                yield Row._make(raw)
+            if len(rows) < batch:
+                return
+            after = int(rows[-1][0])
+
+    def scan(
+        self,
+        after: int = 0,
+        *,
+        upto: int | None = None,
+        source: str | None = None,
+        event_types: Sequence[str] = (),
+        since_ns: int | None = None,
+        batch: int = 1000,
+    ) -> Iterator[tuple[int, EventFrame]]:
+        """(seq, frame) of each event with after < seq <= upto, in commit order."""
+        for row in self.rows(after, upto=upto, source=source, event_types=event_types, since_ns=since_ns, batch=batch):
+            yield row.seq, row.to_frame()
+
+    def recent(
+        self,
+        *,
+        source: str | None = None,
+        event_type: str | None = None,
+        after_id: str | None = None,
+        since_ns: int | None = None,
+        batch: int = 500,
+    ) -> Iterator[tuple[int, EventFrame]]:
+        """(seq, frame) of each event, newest first (stop iterating to stop reading):
+        only `source`/`event_type`, committed after the event id `after_id`, received
+        at or after `since_ns`."""
+        before = 1 << 62
+        types = (event_type,) if event_type is not None else ()
+        while True:
+            where, args = _where(source=source, event_types=types, since_ns=since_ns, after_id=after_id)
+            rows = self._all(
+                f"SELECT {_COLUMNS} FROM events WHERE {where} AND seq < ? ORDER BY seq DESC LIMIT ?",
+                [*args, before, batch],
+            )
+            for raw in rows:
+                row = Row._make(raw)
+                yield row.seq, row.to_frame()
+            if len(rows) < batch:
+                return
+            before = int(rows[-1][0])
+
+    # -- summaries -------------------------------------------------------------
+
+    def by_type(self) -> list[TypeSummary]:
+        """One line per (source, event_type), most events first."""
+        rows = self._all(
+            "SELECT source, event_type, count(*), min(received_at), max(received_at) FROM events "
+            "GROUP BY source, event_type ORDER BY count(*) DESC, source, event_type"
+        )
+        return [TypeSummary(str(s), str(t), int(n), int(a), int(b)) for s, t, n, a, b in rows]
+
+    def by_source(self) -> list[tuple[str, int]]:
+        """(source, events) for every source, by name."""
+        rows = self._all("SELECT source, count(*) FROM events GROUP BY source ORDER BY source")
+        return [(str(s), int(n)) for s, n in rows]
+
+    def entities(
+        self, *, source: str | None = None, last: int = 500, keys: EntityKeys | None = None
+    ) -> list[EntityState]:
+        """The newest state per entity among the `last` newest events (of `source`),
+        newest first: the same fold as `waitbus top`."""
+        from itertools import islice
+
+        from ._entity import EntityBoard
+
+        board = EntityBoard(keys)
+        newest = [frame for _, frame in islice(self.recent(source=source), last)]
+        for frame in reversed(newest):
+            board.fold(frame)
+        return board.newest_first()
+
+    def bookmarks(self) -> dict[str, str]:
+        if self.schema_version < 2:
+            return {}
+        return {str(n): str(e) for n, e in self._all("SELECT name, event_id FROM bookmarks ORDER BY name")}
+
+    def integrity_check(self, *, quick: bool = False) -> list[str]:
+        """SQLite's integrity check: [] when the file is sound, else up to 20 problems.
+        Reads every page; `quick` skips matching the indexes against the table (O(N)
+        instead of O(N log N))."""
+        pragma = "quick_check" if quick else "integrity_check"
+        problems = [str(r[0]) for r in self._all(f"PRAGMA {pragma}(20)")]
+        return [] if problems == ["ok"] else problems
+
+
+def _where(
+    *,
+    after: int = 0,
+    upto: int | None = None,
+    source: str | None = None,
+    event_types: Sequence[str] = (),
+    since_ns: int | None = None,
+    after_id: str | None = None,
+) -> tuple[str, list[object]]:
+    clauses: list[str] = ["seq > ?"]
+    args: list[object] = [after]
+    if upto is not None:
+        clauses.append("seq <= ?")
+        args.append(upto)
+    if source is not None:
+        clauses.append("source = ?")
+        args.append(source)
+    if event_types:
+        clauses.append(f"event_type IN ({','.join('?' * len(event_types))})")
+        args.extend(event_types)
+    if since_ns is not None:
+        clauses.append("received_at >= ?")
+        args.append(since_ns)
+    if after_id is not None:
+        clauses.append("event_id > ?")
+        args.append(after_id)
+    return " AND ".join(clauses), args
+
+
+def open_reader(path: str | os.PathLike[str] | None = None) -> Reader | None:
+    """A Reader on the log at `path` (default: this user's log), or None when there is
+    no log yet (no file, or a file with no schema yet). A foreign, corrupt or too-new
+    file raises StoreError saying what to do."""
+    if path is None:
+        from ._dirs import DB_NAME, state_dir
+
+        path = os.path.join(state_dir(), DB_NAME)
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        return None
+    conn = connect_readonly(path)
+    try:
+        check_ours(conn, path)
+        version = current_version(conn)
+    except SchemaError as exc:
+        conn.close()
+        raise StoreError(str(exc)) from None
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _explain(exc, path) from None
+    if version == 0:  # ours, but not migrated yet: no events
+        conn.close()
+        return None
+    return Reader(path, conn, version)
