@@ -42,21 +42,9 @@ def title(report: dict[str, Any]) -> str:
     )
 
 
-def plot(report: dict[str, Any], path: Path) -> Path | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("plot skipped: matplotlib is not installed (pip install -r benchmarks/requirements.txt)", file=sys.stderr)
-        return None
-    r = report["results"]
-    dists = distributions(r)
-    starts = (r.get("startup") or {}).get("median_ms") or {}
-    if not dists and not starts:
-        return None
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 8), gridspec_kw={"width_ratios": [3, 2]})
+def draw_cdfs(ax: Any, dists: list[tuple[str, list[float]]], title: str) -> None:
+    """Latency CDFs on one axis: log time, logit percentiles (room for p99 and p99.9);
+    labels with "baseline" dashed. Also drawn by peers.py, one axis per shape."""
     # Drop q=0 and q=1: a logit axis cannot show them.
     levels = GRID[1:-1]
     for label, grid in dists:
@@ -71,7 +59,33 @@ def plot(report: dict[str, Any], path: Path) -> Path | None:
     ax.grid(True, which="major", alpha=0.3)
     if dists:
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
-    ax.set_title("latency distributions (CDF)", fontsize=10)
+    ax.set_title(title, fontsize=10)
+
+
+def pyplot() -> Any | None:
+    """matplotlib.pyplot on the file-only backend, or None (and say so) without it."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("plot skipped: matplotlib is not installed (pip install -r benchmarks/requirements.txt)", file=sys.stderr)
+        return None
+    return plt
+
+
+def plot(report: dict[str, Any], path: Path) -> Path | None:
+    plt = pyplot()
+    if plt is None:
+        return None
+    r = report["results"]
+    dists = distributions(r)
+    starts = (r.get("startup") or {}).get("median_ms") or {}
+    if not dists and not starts:
+        return None
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 8), gridspec_kw={"width_ratios": [3, 2]})
+    draw_cdfs(ax, dists, "latency distributions (CDF)")
     names = list(starts)
     bars = bx.barh(names, [starts[n] for n in names], color="tab:blue")
     bx.bar_label(bars, fmt="%.0f ms", fontsize=8, padding=2)

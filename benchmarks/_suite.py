@@ -14,6 +14,7 @@ from typing import Any
 import _baselines
 import _polling
 import _profile
+import _scale
 import _scenarios
 import _startup
 import _throughput
@@ -45,6 +46,9 @@ class Config:
     startup_runs: int
     unix_rounds: int
     sqlite_commits: int
+    scale_rows: int  # the big log (issue #18: 10^6)
+    scale_subs: int  # connected subscribers, raw sockets in one process
+    scale_events: int  # events fanned out to them, one at a time
 
 
 FULL = Config(
@@ -69,6 +73,9 @@ FULL = Config(
     startup_runs=21,
     unix_rounds=5000,
     sqlite_commits=2000,
+    scale_rows=1_000_000,
+    scale_subs=1000,
+    scale_events=50,
 )
 QUICK = dataclasses.replace(
     FULL,
@@ -87,6 +94,8 @@ QUICK = dataclasses.replace(
     startup_runs=5,
     unix_rounds=2000,
     sqlite_commits=1000,
+    scale_rows=100_000,
+    scale_events=20,
 )
 # Only to keep the code from rotting (tests/benchmarks): every scenario, tiny sizes,
 # polling at 50/200 ms. Its figures mean nothing.
@@ -112,6 +121,9 @@ SMOKE = dataclasses.replace(
     startup_runs=1,
     unix_rounds=200,
     sqlite_commits=100,
+    scale_rows=500,
+    scale_subs=20,
+    scale_events=3,
 )
 CONFIGS = {c.name: c for c in (FULL, QUICK, SMOKE)}
 
@@ -181,6 +193,12 @@ SCENARIOS = [
         True,
         "baseline: poll the store every P s vs a bus subscriber",
         lambda c, e: _polling.polling(e, list(c.poll_periods_s), c.poll_events, c.poll_gap_s),
+    ),
+    Scenario(
+        "scale",
+        False,
+        "log size, event size, 1,000 subscribers (own store and hub)",
+        lambda c, e: _scale.scale(c.scale_rows, c.emit_runs, c.emit_calls, c.scale_subs, c.scale_events, c.idle_s),
     ),
     Scenario(
         "startup", True, "cold start of the commands and waitbus-mcp", lambda c, e: _startup.startup(e, c.startup_runs)

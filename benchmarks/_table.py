@@ -264,6 +264,67 @@ def _baseline_rows(r: dict[str, Any], f: Floor) -> list[Row]:
     return rows
 
 
+def _scale_rows(r: dict[str, Any]) -> list[Row]:
+    """Issue #18 item 4: how cost grows with log size, event size and subscribers."""
+    sc = r.get("scale")
+    if not sc:
+        return []
+    empty, full, rows_n = sc["log_empty"], sc["log_full"], f"{sc['rows']:,}"
+    flat = abs(sc["emit_full_over_empty"] - 1) <= 0.2 and abs(sc["hub_rss_full_over_empty"] - 1) <= 0.2
+    rp, many = sc["replay"], sc["many"]
+    raw, sdk = rp["raw_client"], rp["sdk_subscribe"]
+    sizes = sc["event_size"]
+    idle = many["hub_idle"]
+    return [
+        (
+            f"scale: emit() per call, empty log / {rows_n} rows (us)",
+            f"{empty['emit']['per_call_us']} / {full['emit']['per_call_us']}",
+            f"{sc['emit_full_over_empty']:.2f}x",
+            "flat within 20%",
+            _verdict(flat),
+        ),
+        (
+            f"scale: hub RSS idle, empty log / {rows_n} rows (MB)",
+            f"{empty['hub_rss']['VmRSS']} / {full['hub_rss']['VmRSS']}",
+            f"{sc['hub_rss_full_over_empty']:.2f}x; log + WAL {full['db_mb']} MB on disk",
+            "flat within 20%",
+            _verdict(flat),
+        ),
+        (
+            f"scale: replay {rp['events']:,} events: raw socket / SDK subscribe (events/s)",
+            f"{raw['events_per_s']:,} / {sdk['events_per_s']:,} (caught up in {raw['caught_up_s']} / "
+            f"{sdk['caught_up_s']} s; {raw['lost'] + sdk['lost']} lost)",
+            f"SQLite scan {rp['sqlite_scan']['events_per_s']:,}/s; hub RSS after {rp['hub_rss_after']['VmRSS']} MB",
+            "",
+            "",
+        ),
+        (
+            "scale: emit() per call by fields size " + " / ".join(f"{x['bytes']:,} B" for x in sizes) + " (us)",
+            " / ".join(f"{x['per_call_us']}" for x in sizes),
+            "",
+            "",
+            "",
+        ),
+        (
+            f"scale: {many['subscribers']:,} connected subscribers, hub idle ({idle['window_s']:g} s): "
+            "ticks / ms per min / wake-ups; RSS (MB)",
+            f"{idle['ticks']} / {idle['cpu_ms_per_min']} / {idle['wakeups']}; {many['hub_rss_idle']['VmRSS']}",
+            "",
+            "",
+            "",
+        ),
+        (
+            f"scale: {many['subscribers']:,} subscribers, emit -> first / last has it, p50 / p99 (us)",
+            f"{_lat(many['emit_to_first_us'], 1, ('p50', 'p99'))} / {_lat(many['emit_to_last_us'], 1, ('p50', 'p99'))}"
+            + (f" ({many['missing_deliveries']} missing)" if many["missing_deliveries"] else ""),
+            f"hub CPU {many['hub_cpu_us_per_event']:,} us per event "
+            f"({many['hub_cpu_us_per_event'] / many['subscribers']:.1f} per delivery)",
+            "",
+            "",
+        ),
+    ]
+
+
 def _noise_row(r: dict[str, Any]) -> list[Row]:
     meta = r.get("scenario_meta") or {}
     if not meta:
@@ -278,7 +339,8 @@ def _verdict(ok: bool | None) -> str:
 
 def figures_table(r: dict[str, Any]) -> str:
     f = Floor(r)
-    rows = _latency_rows(r, f) + _throughput_rows(r, f) + _cost_rows(r, f) + _baseline_rows(r, f) + _noise_row(r)
+    rows = _latency_rows(r, f) + _throughput_rows(r, f) + _cost_rows(r, f) + _baseline_rows(r, f)
+    rows += _scale_rows(r) + _noise_row(r)
     lines = ["| figure | value | vs baseline | budget | |", "|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)

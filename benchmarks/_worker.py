@@ -8,6 +8,7 @@ _worker.py echo FD              echo single bytes on the inherited socket FD unt
 _worker.py waitfor RUN OUT      one wait_for() per k read from stdin (_waiters.py).
 _worker.py produce RUN P N OUT  emit N events back to back after "go" (_throughput.py).
 _worker.py poll PERIOD RUN OUT  poll the store every PERIOD s until RUN's `done` (_polling.py).
+_worker.py many SOCK N RUN OUT  N raw-socket subscribers in one process (_scale.py).
 """
 
 from __future__ import annotations
@@ -27,31 +28,47 @@ if TYPE_CHECKING:
 IDLE_TIMEOUT_S = 60.0  # give up if a subscription hears nothing for this long
 
 
+class Recorder:
+    """One subscription's record of run RUN: what arrived, when, until its `done`
+    event. Shared by every client the benchmarks drive (ours, and the peers of
+    peers.py), so each is tallied the same way. Only appends here: the tallies are
+    made in summarize() once every reader is done, or a thread that finished first
+    would hold the GIL while its siblings still wait for their last events."""
+
+    def __init__(self, run: str, record: dict[str, Any]) -> None:
+        self.run = run
+        self.record = record
+        self.lat: list[int] = []
+        self.seen: list[int] = []
+        record.update(lat_ns=self.lat, seen=self.seen, first_ns=0, last_ns=0, expected=0)
+
+    def on_event(self, f: dict[str, Any], now: int) -> bool:
+        """Take one event's fields, received at `now` (time.time_ns()); True once
+        the run's `done` event has come."""
+        if f.get("run") != self.run or f.get("warm"):
+            return False
+        if f.get("done"):
+            self.record["expected"] = f["count"]
+            return True
+        self.lat.append(now - f["t_ns"])
+        self.seen.append(f["i"])
+        self.record["first_ns"] = self.record["first_ns"] or now
+        self.record["last_ns"] = now
+        return False
+
+
 def consume(sub: Subscription, run: str, record: dict[str, Any]) -> None:
     """Read one subscription until the run's `done` event. Latency is taken as
-    time.time_ns() right after get() returns minus the emitter's `t_ns` field.
-    Only appends here: the tallies are made in summarize() once every thread is
-    done, or a thread that finished first would hold the GIL while its siblings
-    still wait for their last events."""
-    lat: list[int] = []
-    seen: list[int] = []
-    record.update(lat_ns=lat, seen=seen, first_ns=0, last_ns=0, expected=0)
+    time.time_ns() right after get() returns minus the emitter's `t_ns` field."""
+    rec = Recorder(run, record)
     while True:
         frame = sub.get(IDLE_TIMEOUT_S)
         now = time.time_ns()
         if frame is None:
             record["timed_out"] = True
             return
-        f = frame.fields
-        if f.get("run") != run or f.get("warm"):
-            continue
-        if f.get("done"):
-            record["expected"] = f["count"]
+        if rec.on_event(frame.fields, now):
             return
-        lat.append(now - f["t_ns"])
-        seen.append(f["i"])
-        record["first_ns"] = record["first_ns"] or now
-        record["last_ns"] = now
 
 
 def summarize(record: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +132,10 @@ def main(argv: list[str]) -> int:
         from _polling import poll_worker
 
         return poll_worker(float(args[0]), args[1], args[2])
+    if mode == "many" and len(args) == 4:
+        from _scale import many_worker
+
+        return many_worker(args[0], int(args[1]), args[2], args[3])
     print(__doc__, file=sys.stderr)
     return 2
 
