@@ -85,7 +85,7 @@ def _sub_waitbus_ref(_url: str) -> Iterator[Fields]:
 def _sub_redis_pubsub(url: str) -> Iterator[Fields]:
     import redis
 
-    ps = redis.Redis.from_url(url).pubsub()
+    ps = redis.Redis.from_url(url, socket_timeout=None).pubsub()
     ps.subscribe(STREAM)
     for msg in ps.listen():  # blocks; the suite's own timeout ends a stuck worker
         if msg["type"] == "message":
@@ -95,10 +95,10 @@ def _sub_redis_pubsub(url: str) -> Iterator[Fields]:
 def _sub_redis_streams(url: str) -> Iterator[Fields]:
     import redis
 
-    r = redis.Redis.from_url(url)
+    r = redis.Redis.from_url(url, socket_timeout=None)  # waits as long as XREAD BLOCK 0
     last = r.xrevrange(STREAM, count=1)
     cursor = last[0][0] if last else b"0-0"  # "$" would miss what lands before the first XREAD
-    while reply := r.xread({STREAM: cursor}, block=int(IDLE_TIMEOUT_S * 1000), count=1000):
+    while reply := r.xread({STREAM: cursor}, block=0, count=1000):  # the suite's timeout ends a stuck one
         entries = reply[0][1]
         cursor = entries[-1][0]
         for _id, entry in entries:
