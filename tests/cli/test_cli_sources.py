@@ -262,3 +262,16 @@ def test_a_door_whose_package_is_missing_exits_2_saying_what_to_install(plugins,
     out = run(*verb)
     assert out.returncode == 2
     assert f"{dist} is installed but cannot be imported" in out.stderr and "waitbus_no_such_dependency_zz" in out.stderr
+
+
+def test_a_third_party_daemon_entry_point_becomes_a_verb(plugins, tmp_path):
+    """The CLI lists no daemon itself: `waitbus.daemons.v1` `GROUP.COMMAND` is the verb."""
+    shadow(plugins, "waitbus_test_kitejob", "import sys\ndef tick(argv):\n    print('kite', *argv)\n    return 6\n")
+    info = plugins / "waitbus_test_kitejob-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: waitbus-test-kitejob\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text("[waitbus.daemons.v1]\nkite-job.tick = waitbus_test_kitejob:tick\n")
+    out = run("kite-job", "tick", "--fast")
+    assert (out.returncode, out.stdout.strip()) == (6, "kite --fast"), out.stderr
+    listed = run("--help")
+    assert "kite-job" in listed.stdout and "waitbus-test-kitejob" in listed.stdout

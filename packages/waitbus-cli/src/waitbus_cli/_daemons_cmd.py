@@ -1,6 +1,8 @@
 """Daemon entry points and the demo: thin doors to the packages that own them.
 
-A door to a package that is not installed says so on stderr, naming what to install,
+The source packages' own jobs (`etag-poll run`, `watchdog-check run`, ...) come from the
+`waitbus.daemons.v1` entry points only: the CLI names no source. A door whose package
+cannot be imported, or lacks its function, says so on stderr, naming what to install,
 and exits 2; it never pretends.
 """
 
@@ -16,22 +18,31 @@ from . import _exit
 
 _PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-# verb -> (module, function(argv) -> exit code, distribution): the source packages are
-# optional plugins of the CLI, so they are imported by name only when their verb runs.
-DOORS = {
-    "etag-poll run": ("waitbus_sources_github", "etag_poll_main", "waitbus-sources-github"),
-    "pr-monitor tick": ("waitbus_sources_github", "pr_monitor_main", "waitbus-sources-github"),
-    "watchdog-check run": ("waitbus_sources_alertmanager", "watchdog_check_main", "waitbus-sources-alertmanager"),
-}
 
 
-def door(verb: str, argv: list[str], ctx: typer.Context) -> int:
+def daemon_doors() -> list[tuple[str, str, str, str, str]]:
+    """(group, command, module, function, distribution) for each `waitbus.daemons.v1`
+    entry point named `GROUP.COMMAND`. Only metadata is read: nothing is imported."""
+    from importlib.metadata import entry_points
+
+    from waitbus import DAEMONS_GROUP
+
+    doors = []
+    for ep in entry_points(group=DAEMONS_GROUP):
+        group, _, command = ep.name.partition(".")
+        dist = ep.dist.name if ep.dist is not None else ep.module.partition(".")[0]
+        if group and command and ep.attr:
+            doors.append((group, command, ep.module, ep.attr, dist))
+    return sorted(doors)
+
+
+def door(verb: str, target: tuple[str, str, str], argv: list[str], ctx: typer.Context) -> int:
     """Call the function behind `verb` with argv (its own `--help` included). Exit 2 naming
-    the package to install when it is missing or too old to have the function; `--help`
+    the package to install when it cannot be imported or lacks the function; `--help`
     then still prints this door's own help."""
     import importlib
 
-    module, func, dist = DOORS[verb]
+    module, func, dist = target
     fn = None
     try:
         fn = getattr(importlib.import_module(module), func, None)
@@ -103,6 +114,19 @@ def forward(repo: str) -> int:
     os.execv(gh, args)  # noqa: S606 - argv list, no shell: replaces this process with gh
 
 
+def _add_door(sub: typer.Typer, verb: str, command: str, target: tuple[str, str, str]) -> None:
+    module, func, dist = target
+
+    def run(ctx: typer.Context) -> None:
+        raise typer.Exit(door(verb, target, list(ctx.args), ctx))
+
+    run.__doc__ = (
+        f"`{module}.{func}(ARGS)` from {dist}; arguments go to it (`waitbus {verb} --help` lists its options).\n\n"
+        f"Exit codes: its own; 2 when {dist} cannot be imported or lacks {func}()."
+    )
+    sub.command(command, context_settings=_PASSTHROUGH, add_help_option=False)(run)
+
+
 def register(app: typer.Typer) -> None:
     broadcast = typer.Typer(help="The broadcast hub daemon.", no_args_is_help=True)
     app.add_typer(broadcast, name="broadcast")
@@ -161,35 +185,12 @@ def register(app: typer.Typer) -> None:
         """
         raise typer.Exit(forward(repo))
 
-    etag = typer.Typer(help="The GitHub ETag poll worker (repos in watched_repos.txt).", no_args_is_help=True)
-    app.add_typer(etag, name="etag-poll")
-
-    @etag.command("run", context_settings=_PASSTHROUGH, add_help_option=False)
-    def etag_run(ctx: typer.Context) -> None:
-        """One ETag poll pass over watched_repos.txt (the 45 s timer runs it); from waitbus-sources-github.
-
-        Arguments go to the poller (`waitbus etag-poll run --help` lists its options).
-
-        Example: waitbus etag-poll run
-
-        Exit codes: the poller's own; 2 waitbus-sources-github is not installed.
-        """
-        raise typer.Exit(door("etag-poll run", list(ctx.args), ctx))
-
-    watchdog = typer.Typer(help="The ingestion-silence detector.", no_args_is_help=True)
-    app.add_typer(watchdog, name="watchdog-check")
-
-    @watchdog.command("run", context_settings=_PASSTHROUGH, add_help_option=False)
-    def watchdog_run(ctx: typer.Context) -> None:
-        """Record whether the Alertmanager watchdog alert is fresh or stale; from waitbus-sources-alertmanager.
-
-        Arguments go to the check (`waitbus watchdog-check run --help` lists its options).
-
-        Example: waitbus watchdog-check run
-
-        Exit codes: the check's own; 2 waitbus-sources-alertmanager is not installed.
-        """
-        raise typer.Exit(door("watchdog-check run", list(ctx.args), ctx))
+    groups: dict[str, typer.Typer] = {}
+    for group, command, module, func, dist in daemon_doors():
+        if group not in groups:
+            groups[group] = typer.Typer(help=f"A job of {dist} (entry point group waitbus.daemons.v1).")
+            app.add_typer(groups[group], name=group, no_args_is_help=True)
+        _add_door(groups[group], f"{group} {command}", command, (module, func, dist))
 
     fs_watch = typer.Typer(help="The supervised fs source over the config's [fs] paths.", no_args_is_help=True)
     app.add_typer(fs_watch, name="fs-watch")
@@ -209,21 +210,6 @@ def register(app: typer.Typer) -> None:
         from ._fs_watch import run
 
         raise typer.Exit(run())
-
-    pr = typer.Typer(help="Per-PR state rolled up from CI job events.", no_args_is_help=True)
-    app.add_typer(pr, name="pr-monitor")
-
-    @pr.command("tick", context_settings=_PASSTHROUGH, add_help_option=False)
-    def pr_tick(ctx: typer.Context) -> None:
-        """Roll job events into per-PR state and print each transition; from waitbus-sources-github.
-
-        Arguments go to the monitor (`waitbus pr-monitor tick --help` lists its options).
-
-        Example: waitbus pr-monitor tick --pr 7 --pr 9
-
-        Exit codes: the monitor's own; 2 waitbus-sources-github is not installed.
-        """
-        raise typer.Exit(door("pr-monitor tick", list(ctx.args), ctx))
 
     mcp = typer.Typer(help="The MCP server (stdio).", no_args_is_help=True)
     app.add_typer(mcp, name="mcp")

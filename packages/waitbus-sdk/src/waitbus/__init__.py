@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ._match import Matcher
     from ._registry import register_condition, register_evaluator
     from ._sources import (
+        DAEMONS_GROUP,
         SOURCES_GROUP,
         HttpRequest,
         HttpResponse,
@@ -53,6 +54,7 @@ _WHERE = {
     "wait_for": "waitbus._api",
     "autostart_enabled": "waitbus._autostart",
     "hub_stats": "waitbus._hubinfo",
+    "DAEMONS_GROUP": "waitbus._sources",
     "SOURCES_GROUP": "waitbus._sources",
     "all_routes": "waitbus._sources",
     "installed_sources": "waitbus._sources",
@@ -78,6 +80,7 @@ _WHERE = {
 
 __all__ = [
     "Clause",
+    "DAEMONS_GROUP",
     "EmitResult",
     "EventError",
     "EventFrame",

@@ -19,6 +19,9 @@ from waitbus_wire import EventFrame, check_name
 from ._registry import Evaluator
 
 SOURCES_GROUP = "waitbus.sources.v1"
+# `GROUP.COMMAND = "module:function"` adds the verb `waitbus GROUP COMMAND ARGS...`,
+# function(argv) -> exit code: a source's periodic jobs and daemons (etag-poll run).
+DAEMONS_GROUP = "waitbus.daemons.v1"
 
 
 @dataclass(frozen=True)
