@@ -18,7 +18,7 @@ def configured_paths() -> list[str]:
 
 
 def run() -> int:
-    from waitbus._sources import installed_sources
+    from waitbus import installed_sources
 
     from ._config_cmd import describe_error
     from ._config_file import config_path
