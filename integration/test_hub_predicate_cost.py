@@ -2,11 +2,12 @@
 `where` against every event in its one thread, so 50 subscribers with 15 specs each
 comparing 2,000-element lists once made every event take ~420 ms for everyone. A
 `where` whose worst-case matching cost is over MAX_WHERE_COST is now refused with a
-subscribe_rejected frame, and the costliest `where` still accepted leaves another
-subscriber's latency within 2x.
+subscribe_rejected frame, and the hub serves cheaper filters first, so even 50 of the
+costliest `where`s still accepted leave a normal subscriber's latency within 2x.
 
-Latency is compared on the same events, as a ratio of medians with a generous margin:
-absolute times on a shared 2-core box mean nothing."""
+Latency is compared on the same events (one normal subscriber that joined before the
+costly ones, one after), as a ratio of medians with a generous margin: absolute times
+on a shared 2-core box mean nothing."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from waitbus_wire import MAX_WHERE_COST, WHERE_TOO_EXPENSIVE, parse_predicate, w
 
 ATTACKERS = 50
 SAMPLES = 60
+GAP_S = 0.05  # between events: more than the hub needs to match them all, so no queue builds
 KEYS = 64
 BIG = [0] * 1999 + [1]
 
@@ -44,6 +46,7 @@ def _latencies(first, second, n: int) -> tuple[list[float], list[float]]:
     fields = {"big": BIG, **{f"k{i}": i for i in range(KEYS)}}
     out: tuple[list[float], list[float]] = ([], [])
     for i in range(n + 5):
+        time.sleep(GAP_S)
         t0 = time.perf_counter()
         sent = emit("load", "tick", fields={**fields, "i": i}).event_id
         arrived = {}
@@ -74,7 +77,7 @@ def test_the_costs_are_what_the_test_assumes():
 
 
 @pytest.mark.timeout(300)
-def test_expensive_wheres_are_refused_and_the_costliest_allowed_leaves_others_within_2x(hub, raw_client):
+def test_expensive_wheres_are_refused_and_the_costliest_allowed_leave_others_within_2x(hub, raw_client):
     for _ in range(ATTACKERS):
         attacker = raw_client()
         attacker.send_raw(_subscribe_frame(ATTACK_WHERE))
@@ -85,12 +88,13 @@ def test_expensive_wheres_are_refused_and_the_costliest_allowed_leaves_others_wi
         assert attacker.next(5) is None and attacker.eof  # then the hub closes it
         attacker.close()
 
-    # One normal subscriber ahead of the heavy one in the hub's fan-out order, one
-    # behind it: the same events, the same load on the box, with and without its cost.
+    # A normal subscriber that joined before the costliest allowed `where`s and one
+    # that joined after them (once served after them in the fan-out): the same events,
+    # the same load on the box, with and without their cost.
     ahead = raw_client()
     ahead.subscribe(where=NORMAL_WHERE)
-    heavy = raw_client()
-    heavy.subscribe(where=HEAVY_WHERE)  # accepted: within the budget
+    for _ in range(ATTACKERS):
+        raw_client().subscribe(where=HEAVY_WHERE)  # accepted: within the budget
     behind = raw_client()
     behind.subscribe(where=NORMAL_WHERE)
     alone, beside = _latencies(ahead, behind, SAMPLES)
@@ -98,10 +102,10 @@ def test_expensive_wheres_are_refused_and_the_costliest_allowed_leaves_others_wi
     ratio = statistics.median(beside) / statistics.median(alone)
     print(
         f"\nnormal subscriber, median/p99 ms: alone {statistics.median(alone) * 1e3:.2f}/{_p99(alone) * 1e3:.2f}, "
-        f"beside the costliest allowed where (and {ATTACKERS} refused attackers) "
+        f"joined after {ATTACKERS} of the costliest allowed wheres (and {ATTACKERS} refused attackers) "
         f"{statistics.median(beside) * 1e3:.2f}/{_p99(beside) * 1e3:.2f} (median ratio {ratio:.2f})"
     )
-    assert ratio < 2.0, f"the costliest allowed where raised another subscriber's median latency {ratio:.2f}x"
+    assert ratio < 2.0, f"the costliest allowed wheres raised another subscriber's median latency {ratio:.2f}x"
 
 
 @pytest.mark.timeout(60)

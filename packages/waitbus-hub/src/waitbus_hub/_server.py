@@ -10,6 +10,7 @@ reconnect with their last event_id; the log has everything.
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import logging
 import os
@@ -465,7 +466,9 @@ class Hub:
     def _go_live(self, sub: Subscriber) -> None:
         sub.state = LIVE
         sub.cursor = self.head_seq
-        self.live.append(sub)
+        # Cheapest filters first (arrival order among equals): costly `where`s, each
+        # within MAX_WHERE_COST, delay only one another, not the subscribers before them.
+        bisect.insort(self.live, sub, key=_by_cost)
 
     def _pump_replay(self, sub: Subscriber) -> None:
         """Queue one slice of stored rows after the subscriber's cursor, or join the
@@ -629,6 +632,10 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # exists, owned by someone else
     return True
+
+
+def _by_cost(sub: Subscriber) -> int:
+    return sub.cost
 
 
 def _unlink(path: str) -> None:

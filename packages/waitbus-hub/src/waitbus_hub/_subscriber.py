@@ -40,6 +40,7 @@ class Subscriber:
     __slots__ = (
         "all_repos",
         "connected_at",
+        "cost",
         "cursor",
         "deadline",
         "event_types",
@@ -71,6 +72,7 @@ class Subscriber:
         self.all_repos = True
         self.event_types: frozenset[str] | None = None
         self.where: tuple[Predicate, ...] | None = None
+        self.cost = 0  # where_cost of `where`: the fan-out serves cheaper filters first
         self.handshake = bytearray()
         self.deadline = deadline
         self.op: str | None = None
@@ -95,7 +97,7 @@ class Subscriber:
         self.event_types = frozenset(sub.event_types) if sub.event_types is not None else None
         if sub.where is not None:
             self.where = tuple(parse_predicate(specs) for specs in sub.where)
-            cost = where_cost(self.where)
+            self.cost = cost = where_cost(self.where)
             if cost > MAX_WHERE_COST:
                 raise WhereTooExpensive(
                     f"matching this where costs up to {cost} units per event and the hub takes at most "
