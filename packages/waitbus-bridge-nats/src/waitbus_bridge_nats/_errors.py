@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-OK = 0
-FAILED = 1  # a bug: an unexpected exception (its traceback is printed)
-USAGE = 2  # bad flags, config, predicate or secrets; credentials refused; no JetStream; no hub
-STORE = 4  # the local event log could not be opened, read or written
-UNREACHABLE = 5  # no NATS server answered within the bounded connection retries
-INTERRUPTED = 130  # SIGINT
+from waitbus_wire import ExitCode
+
+OK: int = ExitCode.OK
+FAILED: int = ExitCode.FAILED  # a bug: an unexpected exception (its traceback is printed)
+USAGE: int = ExitCode.USAGE  # bad flags, config, predicate or secrets; credentials refused; no JetStream; no hub
+STORE: int = ExitCode.STORE  # the local event log could not be opened, read or written
+UNREACHABLE: int = ExitCode.UNREACHABLE  # no NATS server answered within the bounded connection retries
+INTERRUPTED: int = ExitCode.INTERRUPTED  # SIGINT
 
 
 class BridgeError(RuntimeError):

@@ -19,14 +19,18 @@ def fast_verb(verb: str, args: list[str]) -> int:
     try:
         code: int = import_module(_FAST_VERBS[verb]).fast_main(verb, args)
     except KeyboardInterrupt:
-        code = 130
+        from waitbus_wire import ExitCode
+
+        code = ExitCode.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`waitbus wait ... | head -c0`): quiet, like a C tool
         # killed by SIGPIPE; what was emitted stays emitted.
         import os
 
+        from waitbus_wire import ExitCode
+
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = 141
+        code = ExitCode.BROKEN_PIPE
     return code
 
 

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from waitbus_wire import ExitCode
+
 from . import _exit
 
 if TYPE_CHECKING:
@@ -24,8 +26,8 @@ if TYPE_CHECKING:
 
     from ._wait_args import WaitArgs
 
-NOT_EXECUTABLE = 126
-NOT_FOUND = 127
+NOT_EXECUTABLE = ExitCode.NOT_EXECUTABLE
+NOT_FOUND = ExitCode.NOT_FOUND
 SIGINT_SELF_EXIT_S = 1.0  # Ctrl-C reaches CMD too (same process group): let it exit first
 
 

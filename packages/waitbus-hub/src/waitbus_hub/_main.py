@@ -8,6 +8,7 @@ import os
 import sys
 
 from waitbus_store import PathError, StoreError, bound_log_from_env, resolve_dirs
+from waitbus_wire import ExitCode
 
 from ._defaults import (
     AUTOSTART_IDLE_EXIT_SEC,
@@ -20,7 +21,7 @@ from ._defaults import (
 )
 from ._server import Hub, HubConfig, HubError
 
-EXIT_OK, EXIT_CONFIG, EXIT_ALREADY_RUNNING = 0, 2, 3
+EXIT_CONFIG = ExitCode.USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ from waitbus_store import Dirs, Store, StoreError, open_private, peer_uid, prune
 from waitbus_wire import (
     HEADER_BYTES,
     WHERE_TOO_EXPENSIVE,
+    ExitCode,
     FrameDecoder,
     FrameError,
     Heartbeat,
@@ -56,7 +57,7 @@ REPLAY_SLICE = 200  # rows per turn of the loop (see _pump_replay)
 FRAME_CACHE = 1024
 FRAME_CACHE_BYTES = 8 * 1024 * 1024
 FIRST_PRUNE_SEC = 10.0
-EXIT_UNREADABLE = 2  # the event log cannot be read while serving (docs/exit-codes.md)
+EXIT_UNREADABLE = ExitCode.USAGE  # the event log cannot be read while serving (docs/exit-codes.md)
 # The WAL is checkpointed this long after the last activity, not on a fixed tick:
 # an idle hub wakes only for heartbeats.
 CHECKPOINT_DELAY_SEC = 1.0

@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # not `from typing import ...`: typing alone costs ~5 ms 
 if TYPE_CHECKING:
     from typing import Any
 
-    from waitbus_wire import Clause, EventError, EventFrame, PredicateError, parse_duration
+    from waitbus_wire import Clause, EventError, EventFrame, ExitCode, PredicateError, parse_duration
 
     from ._api import asubscribe, request, respond, subscribe, wait_for
     from ._autostart import autostart_enabled
@@ -45,6 +45,7 @@ _WHERE = {
     "Clause": "waitbus_wire",
     "EventError": "waitbus_wire",
     "EventFrame": "waitbus_wire",
+    "ExitCode": "waitbus_wire",
     "PredicateError": "waitbus_wire",
     "parse_duration": "waitbus_wire",
     "asubscribe": "waitbus._api",
@@ -84,6 +85,7 @@ __all__ = [
     "EmitResult",
     "EventError",
     "EventFrame",
+    "ExitCode",
     "HubRejected",
     "HttpRequest",
     "HttpResponse",

@@ -19,13 +19,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from waitbus import ExitCode
 from waitbus import parse_duration as wire_duration
 from waitbus_store import PathError, StoreError, open_reader
 
 from ._names import SOURCE_NAME, WATCHDOG_EVENT
 from ._state import FRESH, STALE, heartbeat_ns, set_flag, watchdog_dir
 
-EXIT_FRESH, EXIT_STALE, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 4
+EXIT_FRESH, EXIT_STALE, EXIT_USAGE, EXIT_STORE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.STORE
 
 
 def parse_duration(text: str) -> float:

@@ -26,6 +26,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
+from waitbus import ExitCode
 from waitbus import parse_duration as wire_duration
 
 from ._coalesce import Change, Coalescer
@@ -35,8 +36,8 @@ from ._ignore import DEFAULT_IGNORE, Paths, Root
 SOURCE = "fs"
 EVENT_TYPE = "fs_change"
 PROG = "waitbus source fs"
-EXIT_USAGE = 2
-EXIT_SIGINT = 130
+EXIT_USAGE = ExitCode.USAGE
+EXIT_SIGINT = ExitCode.INTERRUPTED
 
 _STOP = object()
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         is_text,
         one_line,
     )
+    from ._exit import ExitCode
     from ._frame import (
         HEADER_BYTES,
         MAX_FRAME_BYTES,
@@ -87,6 +88,7 @@ if TYPE_CHECKING:
 # event-limit helpers never pull in msgspec for callers that only need those.
 _WHERE = {
     "MAX_DURATION_S": "_duration",
+    "ExitCode": "_exit",
     "parse_duration": "_duration",
     "AGENT_MESSAGE_KEYS": "_event",
     "MAX_FIELDS_BYTES": "_event",
@@ -159,6 +161,7 @@ __all__ = [
     "EventError",
     "EventFrame",
     "EventFrameRaw",
+    "ExitCode",
     "FILTER_RE",
     "FrameDecoder",
     "FrameError",
