@@ -132,7 +132,7 @@ def test_serve_runs_a_working_hub_and_stops_cleanly_on_sigterm(reap):
     assert proc.wait(15) == 0
     log = daemon_log()
     assert "listener" in log  # it says whether (and why not) it runs the listener
-    for name in ("etag-poll", "watchdog-check"):
+    for name in ("etag-poll", "silence-check"):
         assert f"not running {name}: a periodic job" in log
     assert not resolve_paths().socket.exists()
 

@@ -167,7 +167,7 @@ def test_install_systemd_writes_eleven_correct_units_and_skips_systemctl():
         "waitbus-broadcast.service": "broadcast serve",
         "waitbus-listener.service": "listener serve",
         "waitbus-etag-poll.service": "etag-poll run",
-        "waitbus-watchdog.service": "watchdog-check run",
+        "waitbus-watchdog.service": "silence-check run",
         "waitbus-forward@.service": "listener forward %I",
         "waitbus-bridge-nats.service": "bridge nats --config %E/waitbus/bridge-nats.toml",
         "waitbus-source-docker.service": "source docker",

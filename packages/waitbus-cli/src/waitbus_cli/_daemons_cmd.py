@@ -211,6 +211,41 @@ def register(app: typer.Typer) -> None:
 
         raise typer.Exit(run())
 
+    silence = typer.Typer(help="The ingestion-silence detector (the 5-minute watchdog timer).", no_args_is_help=True)
+    app.add_typer(silence, name="silence-check")
+
+    @silence.command("run")
+    def silence_run(
+        min_silence: Annotated[
+            str, typer.Option(help="Never call a source silent before this long (30m, 2h).")
+        ] = "30m",
+        stale_after: Annotated[
+            str | None, typer.Option(help="Passed to the Alertmanager Watchdog check (default there: 10m).")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    ) -> None:
+        """Report each source silent for longer than its history says is usual, as a source_silent event.
+
+        "github has been silent for 3 h while it usually speaks every 10 min": a source with
+        20+ events is silent past 3x the 95th percentile of its recent gaps (and --min-silence).
+        Alertmanager's Watchdog is checked too, only when Alertmanager is set up (a staged
+        alertmanager-token/-hmac or a heartbeat seen). See docs/cli-admin.md.
+
+        Example: waitbus silence-check run --min-silence 1h
+
+        Exit codes: 0 checked (silences are events, not failures) or nothing to check; 2 bad
+        option or unreadable log; 4 an event could not be written.
+        """
+        from waitbus import parse_duration
+
+        from ._silence import run
+
+        try:
+            seconds = parse_duration(min_silence)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--min-silence") from None
+        raise typer.Exit(run(min_silence_s=seconds, stale_after=stale_after, as_json=as_json))
+
     mcp = typer.Typer(help="The MCP server (stdio).", no_args_is_help=True)
     app.add_typer(mcp, name="mcp")
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # Periodic jobs that `serve` does not schedule (a timer or cron runs them).
 TIMER_JOBS = (
     ("etag-poll", "waitbus etag-poll run", "every 45 s"),
-    ("watchdog-check", "waitbus watchdog-check run", "every 5 min"),
+    ("silence-check", "waitbus silence-check run", "every 5 min"),
 )
 
 

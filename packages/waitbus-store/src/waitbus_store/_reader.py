@@ -183,6 +183,20 @@ class Reader:
         rows = self._all("SELECT source, count(*) FROM events GROUP BY source ORDER BY source")
         return [(str(s), int(n)) for s, n in rows]
 
+    def arrivals(self, per_source: int = 200) -> dict[str, list[int]]:
+        """Each source's newest `per_source` events' received_at (ns), oldest first:
+        what a silence detector learns a source's usual rhythm from."""
+        rows = self._all(
+            "SELECT source, received_at FROM (SELECT source, received_at, "
+            "row_number() OVER (PARTITION BY source ORDER BY seq DESC) AS n FROM events) "
+            "WHERE n <= ? ORDER BY source, received_at",
+            (per_source,),
+        )
+        out: dict[str, list[int]] = {}
+        for source, at in rows:
+            out.setdefault(str(source), []).append(int(at))
+        return out
+
     def entities(
         self, *, source: str | None = None, last: int = 500, keys: EntityKeys | None = None
     ) -> list[EntityState]:
