@@ -116,3 +116,25 @@ def test_a_hub_whose_state_dir_is_deleted_exits_and_a_waiter_gets_a_fresh_one(hu
         assert pid != hub.pid
     finally:
         _kill(pid)
+
+
+@pytest.mark.timeout(60)
+def test_the_idle_period_comes_from_the_config_file_for_an_autostarted_hub_only(tmp_path, monkeypatch, reap):
+    config = tmp_path / "config.toml"
+    config.write_text("[hub]\nidle_exit_sec = 1\n")
+    monkeypatch.setenv("WAITBUS_CONFIG", str(config))
+    monkeypatch.delenv("WAITBUS_IDLE_EXIT_SEC", raising=False)
+    serve = [str(fh.WAITBUS), "broadcast", "serve"]
+    paths = resolve_paths()
+
+    stays = reap(subprocess.Popen(serve, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_until(paths.socket.exists, "the hub's socket")
+    time.sleep(3)
+    assert stays.poll() is None, "a hub run by hand took the autostart idle period from the config"
+    stays.send_signal(signal.SIGTERM)
+    assert stays.wait(15) == 0
+
+    started = time.monotonic()
+    autostarted = reap(subprocess.Popen([*serve, "--autostarted"], stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    assert autostarted.wait(30) == 0
+    assert time.monotonic() - started < 20  # 1 s from the config, not the 600 s default
