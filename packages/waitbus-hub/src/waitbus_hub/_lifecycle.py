@@ -22,12 +22,13 @@ OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 class AcceptPause:
     """Accepting is paused until `resume_at` (None: accepting)."""
 
-    __slots__ = ("_logged_at", "failures", "resume_at")
+    __slots__ = ("_logged_at", "_said", "failures", "resume_at")
 
     def __init__(self) -> None:
         self.resume_at: float | None = None
         self.failures = 0
         self._logged_at = -ACCEPT_LOG_EVERY_SEC
+        self._said = False  # the pause was logged and its end not yet
 
     def pause(self, exc: OSError, connected: int) -> None:
         now = time.monotonic()
@@ -42,10 +43,15 @@ class AcceptPause:
                 ACCEPT_PAUSE_SEC,
             )
             self._logged_at = now
+            self._said = True
 
     def resumed(self) -> None:
-        log.warning("accepting new clients again after %d failed attempts", self.failures)
-        self.failures = 0
+        """Accepting works again. Said only after a pause that was said, so a hub that
+        hovers at its limit logs at most twice per ACCEPT_LOG_EVERY_SEC."""
+        if self._said:
+            log.warning("accepting new clients again after %d failed attempts", self.failures)
+            self._said = False
+            self.failures = 0
 
 
 class Lifetime:
