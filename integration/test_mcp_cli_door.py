@@ -25,9 +25,11 @@ def anyio_backend() -> str:
 
 
 def _subscribers() -> int:
-    from waitbus_mcp._hub import hub_stats
+    from waitbus import hub_stats
 
-    count = hub_stats()["subscribers"]
+    stats, why = hub_stats()
+    assert stats is not None, why
+    count = stats.subscribers
     assert isinstance(count, int)
     return count
 

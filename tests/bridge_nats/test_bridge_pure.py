@@ -13,7 +13,7 @@ import pytest
 import waitbus_bridge_nats as bridge
 from waitbus_bridge_nats import _envelope, _secrets
 from waitbus_bridge_nats._config import parse_duration
-from waitbus_store import Row
+from waitbus_store import Row, read_secrets
 from waitbus_wire import EventFrame
 
 
@@ -183,15 +183,15 @@ def test_user_password_token_or_creds_and_never_two(tmp_path):
 
 
 def test_the_secrets_file_must_be_0600_and_json(tmp_path):
-    assert _secrets.read_secrets(tmp_path / "none.json") == {}
-    assert _secrets.read_secrets(_secrets_file(tmp_path, {"nats-token": "t"})) == {"nats-token": "t"}
+    assert read_secrets(tmp_path / "none.json") == {}
+    assert read_secrets(_secrets_file(tmp_path, {"nats-token": "t"})) == {"nats-token": "t"}
     with pytest.raises(bridge.ConfigError, match="must be 0600"):
-        _secrets.read_secrets(_secrets_file(tmp_path, {"nats-token": "t"}, 0o644))
+        read_secrets(_secrets_file(tmp_path, {"nats-token": "t"}, 0o644))
     bad = tmp_path / "secrets.json"
     bad.write_text("[1]")
     bad.chmod(0o600)
     with pytest.raises(bridge.ConfigError, match="JSON object"):
-        _secrets.read_secrets(bad)
+        read_secrets(bad)
 
 
 # -- storing a remote event locally (a real store in this test's state dir) -------------------

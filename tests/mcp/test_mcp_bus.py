@@ -20,9 +20,11 @@ pytestmark = pytest.mark.anyio
 
 
 def subscribers() -> int:
-    from waitbus_mcp._hub import hub_stats
+    from waitbus import hub_stats
 
-    count = hub_stats()["subscribers"]
+    stats, why = hub_stats()
+    assert stats is not None, why
+    count = stats.subscribers
     assert isinstance(count, int)
     return count
 
@@ -236,7 +238,7 @@ async def test_client_cancels_a_long_wait_and_the_server_stays_healthy(hub, open
         assert scope.cancelled_caught
         # The cancellation reached the server: it closed its hub subscription at once.
         assert await until_no_subscribers(10) < 10
-        assert (await run.ok("status"))["hub"]["reachable"] is True
+        assert (await run.ok("status"))["hub"]["alive"] is True
         # And it still waits and wakes as before.
         event_id = await anyio.to_thread.run_sync(emit_elsewhere, "agent", "tick", {"i": 1})
         again = await run.ok("wait_for", {"source": "agent", "since": 60, "timeout_s": 30})
@@ -252,13 +254,13 @@ async def test_client_cancels_a_long_wait_and_the_server_stays_healthy(hub, open
 async def test_autostart_starts_a_hub_when_none_runs(open_mcp, mcp_env):
     env = {**mcp_env, "WAITBUS_NO_AUTOSTART": "0"}
     async with open_mcp("--no-channel", env=env) as run:
-        assert (await run.ok("status"))["hub"]["reachable"] is False
+        assert (await run.ok("status"))["hub"]["alive"] is False
         pid = None
         try:
             waited = await run.ok("tail_events", {"cursor": None, "timeout_s": 1})
             assert waited["timed_out"] is True
             status = await run.ok("status")
-            assert status["autostart"] is True and status["hub"]["reachable"] is True, status
+            assert status["autostart"] is True and status["hub"]["alive"] is True, status
             pid = status["hub"]["pid"]
         finally:
             if pid is None:
@@ -310,7 +312,7 @@ async def test_a_2026_client_calls_tools_and_listens_for_source_updates(hub, mcp
     async with Client(params) as client:
         assert client.protocol_version == "2026-07-28"
         status = await client.call_tool("status", {})
-        assert status.structured_content is not None and status.structured_content["hub"]["reachable"] is True
+        assert status.structured_content is not None and status.structured_content["hub"]["alive"] is True
         async with client.listen(resource_subscriptions=["waitbus://source/pytest"]) as sub:
             assert sub.honored.resource_subscriptions == ["waitbus://source/pytest"]
             await anyio.to_thread.run_sync(emit_elsewhere, "github", "workflow_run", {"conclusion": "success"})

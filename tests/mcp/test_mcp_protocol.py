@@ -56,7 +56,7 @@ async def test_status_reports_the_store_and_the_hub(hub, open_mcp):
     async with open_mcp("--no-channel") as run:
         empty = await run.ok("status")
         assert empty["store"]["event_count"] == 0 and empty["store"]["last_event"] is None
-        assert empty["hub"]["reachable"] is True and empty["hub"]["pid"] == hub.pid
+        assert empty["hub"]["alive"] is True and empty["hub"]["pid"] == hub.pid
         assert isinstance(empty["hub"]["subscribers"], int)
         assert empty["autostart"] is False  # the test environment sets WAITBUS_NO_AUTOSTART=1
         sent = await run.ok("emit", {"source": "pytest", "event_type": "pytest_session", "fields": {"n": 1}})
@@ -285,7 +285,7 @@ async def test_bad_arguments_are_tool_errors_that_say_what_to_fix(open_mcp):
 async def test_no_hub_and_autostart_off_is_a_clear_error_not_a_hang(open_mcp):
     async with open_mcp() as run:  # the channel is on: its watcher retries quietly in the background
         status = await run.ok("status")
-        assert status["hub"]["reachable"] is False and "no hub" in status["hub"]["detail"]
+        assert status["hub"]["alive"] is False and "no hub" in status["hub"]["reason"]
         for name, arguments in (
             ("wait_for", {"timeout_s": 120}),
             ("tail_events", {"cursor": None, "timeout_s": 120}),

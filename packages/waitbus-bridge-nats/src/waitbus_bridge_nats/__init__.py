@@ -11,6 +11,8 @@ other machines' events here with `fields.remote` naming their origin. See docs/b
 
 from __future__ import annotations
 
+from waitbus_store import ConfigError  # bad flags, config, predicate or secrets: exit 2
+
 from ._config import BridgeConfig, consumer_name, load
 from ._envelope import MSG_ID_HEADER, ORIGIN_HEADER, Envelope, decode, subject_for
 from ._errors import (
@@ -22,7 +24,6 @@ from ._errors import (
     USAGE,
     AuthFailed,
     BridgeError,
-    ConfigError,
     StoreFailed,
     Unreachable,
 )

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from waitbus_store import ConfigError
 from waitbus_wire import PredicateError
 from waitbus_wire import parse_duration as wire_duration
 
-from ._errors import ConfigError
 from ._predicate import OutboundFilter, build_filter
 
 _SUBJECT_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -15,8 +15,10 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from waitbus_store import ConfigError
+
 from ._config import BridgeConfig
-from ._errors import AuthFailed, ConfigError, Unreachable
+from ._errors import AuthFailed, Unreachable
 
 if TYPE_CHECKING:
     from nats.aio.client import Client

@@ -18,12 +18,6 @@ class BridgeError(RuntimeError):
     exit_code = FAILED
 
 
-class ConfigError(BridgeError):
-    """Bad flags, config file, predicate or secrets: restarting will not help."""
-
-    exit_code = USAGE
-
-
 class AuthFailed(BridgeError):
     """The server refused the credentials."""
 

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from waitbus_store import PathError, StoreError
+from waitbus_store import ConfigError, PathError, StoreError
 
 from ._config import BridgeConfig
 from ._connect import Log
 from ._envelope import ORIGIN_HEADER, Envelope, decode
-from ._errors import ConfigError, StoreFailed
+from ._errors import StoreFailed
 from ._predicate import REMOTE_KEY
 
 if TYPE_CHECKING:

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from waitbus_store import PathError, Store, StoreError, resolve_paths
+from waitbus_store import ConfigError, PathError, Store, StoreError, resolve_paths
 from waitbus_wire import ulid_from_parts
 
 from ._config import BridgeConfig
 from ._connect import Log
 from ._envelope import encode, headers_for, subject_for
-from ._errors import ConfigError, StoreFailed
+from ._errors import StoreFailed
 from ._predicate import OutboundFilter
 
 if TYPE_CHECKING:

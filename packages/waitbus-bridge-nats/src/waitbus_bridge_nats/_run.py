@@ -9,12 +9,14 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from waitbus_store import ConfigError
+
 from ._config import BridgeConfig, load
 from ._connect import connect, ensure_stream
-from ._errors import INTERRUPTED, OK, BridgeError, ConfigError
+from ._errors import INTERRUPTED, OK, USAGE, BridgeError
 from ._inbound import Inbound
 from ._outbound import Outbound
-from ._secrets import auth_options, describe, read_secrets
+from ._secrets import auth_options, describe
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
@@ -32,9 +34,9 @@ def _logger(prog: str) -> Callable[[str], None]:
 async def serve(cfg: BridgeConfig, log: Callable[[str], None]) -> int:
     """Run the bridge until SIGTERM/SIGINT (or, with `drain`, until the log is published).
     Raises BridgeError subclasses for the documented failures."""
-    from waitbus_store import resolve_paths
+    from waitbus_store import read_secrets, resolve_paths
 
-    auth = auth_options(read_secrets(resolve_paths().secrets))
+    auth = auth_options(read_secrets(resolve_paths().secrets))  # a SecretsError is a ConfigError
     nc = await connect(cfg, auth, log)
     outbound: Outbound | None = None
     try:
@@ -120,6 +122,9 @@ def main(argv: list[str] | None = None, prog: str = "waitbus-bridge-nats") -> in
     except BridgeError as exc:
         log(str(exc))
         return exc.exit_code
+    except ConfigError as exc:  # includes a bad secrets file (SecretsError)
+        log(str(exc))
+        return USAGE
     except KeyboardInterrupt:
         return INTERRUPTED
     except Exception:

@@ -6,21 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from waitbus_store import SecretsError
-from waitbus_store import read_secrets as read
-
-from ._errors import ConfigError
+from waitbus_store import ConfigError
 
 USER, PASSWORD, TOKEN, CREDS = "nats-user", "nats-password", "nats-token", "nats-creds"
 SECRET_NAMES = (USER, PASSWORD, TOKEN, CREDS)
-
-
-def read_secrets(path: Path) -> dict[str, str]:
-    """The secrets file as a dict; {} if it does not exist. Refuses a file others can read."""
-    try:
-        return read(path)
-    except SecretsError as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def auth_options(secrets: dict[str, str]) -> dict[str, Any]:

@@ -216,7 +216,7 @@ def check_local_sources() -> list[Check]:
 
 
 def check_hub(sock: Path, socket_unit_enabled: bool) -> Check:
-    from ._hubinfo import hub_stats
+    from waitbus import hub_stats
 
     stats, why = hub_stats(sock)
     if stats is not None:

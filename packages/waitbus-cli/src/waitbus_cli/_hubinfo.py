@@ -1,19 +1,6 @@
-"""Ask the running daemons how they are: the hub over its socket, the listener over HTTP."""
+"""Ask the listener how it is, over HTTP (the hub: `waitbus.hub_stats`)."""
 
 from __future__ import annotations
-
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from waitbus_wire import HubStats
-
-
-def hub_stats(sock_path: Path, timeout: float = 3.0) -> tuple[HubStats | None, str]:
-    """(stats, "") from a live hub, else (None, why not)."""
-    from waitbus import hub_stats as ask
-
-    return ask(sock_path, timeout)
 
 
 def listener_health(port: int, timeout: float = 2.0) -> tuple[bool, str]:

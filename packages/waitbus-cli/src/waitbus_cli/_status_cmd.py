@@ -50,20 +50,12 @@ def _store_facts(db: Path) -> dict[str, Any]:
 
 
 def gather() -> dict[str, Any]:
-    import msgspec
-
+    from waitbus import hub_status
     from waitbus_store import resolve_paths
-
-    from ._hubinfo import hub_stats
 
     paths = resolve_paths()
     store = _store_facts(paths.db)
-    stats, why = hub_stats(paths.socket)
-    hub: dict[str, Any] = {"alive": stats is not None, "socket": str(paths.socket)}
-    if stats is not None:
-        hub.update({k: v for k, v in msgspec.to_builtins(stats).items() if k != "kind"})  # nested subscribers too
-    else:
-        hub["reason"] = why
+    hub = hub_status(paths.socket)
     return {"events": store.pop("events"), "last_event": store.pop("last_event"), "db": store, "hub": hub}
 
 

@@ -18,7 +18,7 @@ from mcp import types
 
 from waitbus_wire import iso_utc
 
-from . import _hub, _store
+from . import _store
 from ._validate import MAX_LIMIT, MAX_WAIT_S, Args, ToolInputError
 from ._waiting import first_match, json_literal, tail
 
@@ -97,12 +97,12 @@ def _events(frames: list[EventFrame]) -> list[dict[str, Any]]:
 
 
 async def _status(bridge: Bridge, args: Args) -> dict[str, Any]:
-    from waitbus import autostart_enabled
+    from waitbus import autostart_enabled, hub_status
 
     from . import __version__
 
     args.done()
-    store, hub = await asyncio.gather(asyncio.to_thread(_store.summary), asyncio.to_thread(_hub.hub_stats))
+    store, hub = await asyncio.gather(asyncio.to_thread(_store.summary), asyncio.to_thread(hub_status, None, 2.0))
     return {
         "store": store,
         "hub": hub,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._autostart import autostart_enabled
     from ._emit import EmitResult, emit, fetch_payload
     from ._errors import HubRejected, HubUnavailable, WaitbusError
-    from ._hubinfo import hub_stats
+    from ._hubinfo import hub_stats, hub_status
     from ._match import Matcher
     from ._registry import register_condition, register_evaluator
     from ._sources import (
@@ -56,6 +56,7 @@ _WHERE = {
     "autostart_enabled": "waitbus._autostart",
     "hub_stats": "waitbus._hubinfo",
     "DAEMONS_GROUP": "waitbus._sources",
+    "hub_status": "waitbus._hubinfo",
     "SOURCES_GROUP": "waitbus._sources",
     "all_routes": "waitbus._sources",
     "installed_sources": "waitbus._sources",
@@ -105,6 +106,7 @@ __all__ = [
     "fetch_payload",
     "find_source",
     "hub_stats",
+    "hub_status",
     "installed_sources",
     "is_failure",
     "parse_duration",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from waitbus_wire import HubStats
@@ -53,3 +53,21 @@ def hub_stats(sock_path: Path | None = None, timeout: float = 3.0) -> tuple[HubS
         return None, f"cannot talk to the hub at {path}: {exc}"
     finally:
         s.close()
+
+
+def hub_status(sock_path: Path | None = None, timeout: float = 3.0) -> dict[str, Any]:
+    """The hub's stats as plain JSON data, the one shape `waitbus status --json` and the
+    MCP `status` tool report: {"alive": True, "socket": ..., every hub_stats key} or
+    {"alive": False, "socket": ..., "reason": why not}. Never starts a hub."""
+    import msgspec
+
+    from ._paths import paths
+
+    path = sock_path or paths().socket
+    stats, why = hub_stats(path, timeout)
+    out: dict[str, Any] = {"alive": stats is not None, "socket": str(path)}
+    if stats is None:
+        out["reason"] = why
+    else:  # to_builtins: the per-subscriber list holds structs too
+        out.update({k: v for k, v in msgspec.to_builtins(stats).items() if k != "kind"})
+    return out

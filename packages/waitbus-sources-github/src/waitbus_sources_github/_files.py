@@ -1,4 +1,4 @@
-"""Files in the state dir: the secrets file, JSON state written atomically, a run lock."""
+"""Files in the state dir: JSON state written atomically, a run lock."""
 
 from __future__ import annotations
 
@@ -13,25 +13,10 @@ from pathlib import Path
 from typing import Any
 
 
-class ConfigError(RuntimeError):
-    """Bad configuration or arguments: exit code 2, with the fix in the message."""
-
-
 def state_dir() -> Path:
     from waitbus_store import resolve_paths
 
     return resolve_paths().state_dir
-
-
-def read_secrets() -> dict[str, str]:
-    """The 0600 secrets file (`waitbus install-credentials` writes it); {} if absent."""
-    from waitbus_store import SecretsError, resolve_paths
-    from waitbus_store import read_secrets as read
-
-    try:
-        return read(resolve_paths().secrets)
-    except SecretsError as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def load_state(path: Path, version: int) -> dict[str, Any]:

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from waitbus import parse_duration
+from waitbus_store import ConfigError
 
 from ._api import DEFAULT_API, ApiError, GitHubClient, RateLimited
 from ._fields import ACTIVE_STATUSES, JOB, RUN, job_fields, repo_of, run_fields, summarize, transition_key
-from ._files import ConfigError, exclusive, load_state, read_secrets, save_state, state_dir
+from ._files import exclusive, load_state, save_state, state_dir
 
 STATE_VERSION = 1
 STATE_FILE = "etag-poll.json"
@@ -230,7 +231,9 @@ def _run(ns: argparse.Namespace) -> int:
         raise ConfigError(f"the API base must be an http(s) URL; got {base!r}")
     home = state_dir()
     repos = read_repos(ns.repos_file or home / REPOS_FILE)
-    token = read_secrets().get("github-token") or os.environ.get("GH_TOKEN") or None
+    from waitbus_store import read_secrets, resolve_paths
+
+    token = read_secrets(resolve_paths().secrets).get("github-token") or os.environ.get("GH_TOKEN") or None
     with exclusive(home / "etag-poll.lock") as mine:
         if not mine:
             print("waitbus etag-poll run: another pass is running; skipped", file=sys.stderr)

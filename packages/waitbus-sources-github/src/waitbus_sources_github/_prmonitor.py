@@ -21,8 +21,10 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from waitbus_store import ConfigError
+
 from ._fields import JOB, RUN, pr_numbers, state_word
-from ._files import ConfigError, exclusive, load_state, save_state, state_dir
+from ._files import exclusive, load_state, save_state, state_dir
 from ._log import github_rows, open_log, rank
 
 if TYPE_CHECKING:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         state_dir,
     )
     from ._entity import EntityBoard, EntityKeys, EntityState, entity_key, entity_of, is_failure, state_of
+    from ._errors import ConfigError
     from ._identity import bus_id
     from ._logfile import LOG_BACKUPS, LOG_FILE_ENV, LOG_MAX_BYTES, bound_log, bound_log_from_env
     from ._paths import PathError, Paths, resolve_paths
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 # public name -> private module
 _WHERE = {
     "Dirs": "_dirs",
+    "ConfigError": "_errors",
     "DOORBELL_NAME": "_dirs",
     "ensure_dirs": "_dirs",
     "resolve_dirs": "_dirs",
@@ -88,6 +90,7 @@ _WHERE = {
 
 __all__ = [
     "APPLICATION_ID",
+    "ConfigError",
     "DB_FILENAME",
     "DOORBELL_NAME",
     "Dirs",

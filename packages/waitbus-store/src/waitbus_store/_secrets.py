@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 
+from ._errors import ConfigError
 
-class SecretsError(RuntimeError):
+
+class SecretsError(ConfigError):
     """The secrets file exists but cannot be used; the message says how to fix it."""
 
 
