@@ -42,6 +42,7 @@ async def test_initialize_lists_every_tool_with_a_schema_and_declares_push(open_
             "waitbus://event/{event_id}",
             "waitbus://event/{event_id}/raw",
             "waitbus://source/{name}",
+            "waitbus://repo/{owner}/{repo}",
         }
 
 

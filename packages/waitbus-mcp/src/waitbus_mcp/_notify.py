@@ -2,9 +2,10 @@
 
 For every event the watcher sees it sends
 
-- `notifications/resources/updated` for `waitbus://source/<source>` when the client
-  subscribed to that resource (`resources/subscribe`, protocol 2025-11-25 and older),
-  and publishes the same update on the `subscriptions/listen` bus (2026-07-28 clients);
+- `notifications/resources/updated` for `waitbus://source/<source>` (and, for a GitHub
+  run or job event, `waitbus://repo/<owner>/<repo>`) when the client subscribed to that
+  resource (`resources/subscribe`, protocol 2025-11-25 and older), and publishes the same
+  update on the `subscriptions/listen` bus (2026-07-28 clients);
 - Claude Code's `notifications/claude/channel` (unless `--no-channel`, and only for
   events passing the `--channel-*` filters). Other clients ignore an unknown notification.
 
@@ -40,6 +41,8 @@ CHANNEL_METHOD = "notifications/claude/channel"
 CHANNEL_CAPABILITY = "claude/channel"
 SOURCE_URI = "waitbus://source/{name}"
 EVENT_URI = "waitbus://event/{event_id}"
+REPO_URI = "waitbus://repo/{owner}/{repo}"
+CI_TYPES = ("workflow_run", "workflow_job")
 
 
 class ChannelNotification(types.Notification[dict[str, Any], Literal["notifications/claude/channel"]]):
@@ -96,6 +99,7 @@ class Bridge:
         self.channel = channel
         self.session: ServerSession | None = None
         self.subscribed: set[str] = set()
+        self.subscribed_repos: set[tuple[str, str]] = set()
         self.bus = InMemorySubscriptionBus()
         self.listen = ListenHandler(self.bus)
         self.task: asyncio.Task[None] | None = None
@@ -127,7 +131,10 @@ class Bridge:
         return {
             "running": self.task is not None and not self.task.done(),
             "last_error": self.last_error,
-            "subscribed_resources": sorted(SOURCE_URI.format(name=s) for s in self.subscribed),
+            "subscribed_resources": sorted(
+                [SOURCE_URI.format(name=s) for s in self.subscribed]
+                + [REPO_URI.format(owner=o, repo=r) for o, r in self.subscribed_repos]
+            ),
             "claude_channel": self.channel.enabled,
             "notifications_sent": dict(self.sent),
         }
@@ -160,12 +167,19 @@ class Bridge:
     async def _deliver(self, frame: EventFrame) -> None:
         uri = SOURCE_URI.format(name=frame.source)
         await self.bus.publish(ResourceUpdated(uri=uri))
+        repo: tuple[str, str] | None = None
+        if frame.source == "github" and frame.event_type in CI_TYPES and frame.owner and frame.repo:
+            repo = (frame.owner, frame.repo)
+            await self.bus.publish(ResourceUpdated(uri=REPO_URI.format(owner=repo[0], repo=repo[1])))
         session = self.session
         if session is None:
             return
         try:
             if frame.source in self.subscribed:
                 await session.send_resource_updated(uri)
+                self.sent["resources_updated"] += 1
+            if repo is not None and repo in self.subscribed_repos:
+                await session.send_resource_updated(REPO_URI.format(owner=repo[0], repo=repo[1]))
                 self.sent["resources_updated"] += 1
             if self.channel.wants(frame):
                 note = ChannelNotification(params=channel_params(frame))

@@ -3,9 +3,11 @@
     waitbus://event/{event_id}       the event with its payload, fenced as untrusted, <= 64 KiB
     waitbus://event/{event_id}/raw   the stored payload bytes, verbatim (a blob), uncapped
     waitbus://source/{name}          the newest event per entity of that source, and its latest events
+    waitbus://repo/{owner}/{repo}    a repository's latest CI state: runs, jobs, the verdict per commit
 
 Event resources never change (the log is append-only). A source resource changes with
-every new event of that source: subscribe to it to get `notifications/resources/updated`.
+every new event of that source, a repo resource with every GitHub event of that repo:
+subscribe to either to get `notifications/resources/updated`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ _SOURCE_RE = re.compile(r"^waitbus://source/([a-z][a-z0-9_.-]{0,63})$")
 EVENT_TEMPLATE = "waitbus://event/{event_id}"
 RAW_TEMPLATE = "waitbus://event/{event_id}/raw"
 SOURCE_TEMPLATE = "waitbus://source/{name}"
+REPO_TEMPLATE = "waitbus://repo/{owner}/{repo}"
+_REPO_RE = re.compile(r"^waitbus://repo/([A-Za-z0-9_.-]{1,100})/([A-Za-z0-9_.-]{1,100})$")
 
 
 def not_found(uri: str, message: str) -> MCPError:
@@ -36,6 +40,11 @@ def not_found(uri: str, message: str) -> MCPError:
 def source_of(uri: str) -> str | None:
     m = _SOURCE_RE.match(uri)
     return m.group(1) if m else None
+
+
+def repo_of(uri: str) -> tuple[str, str] | None:
+    m = _REPO_RE.match(uri)
+    return (m.group(1), m.group(2)) if m else None
 
 
 def templates() -> list[types.ResourceTemplate]:
@@ -62,6 +71,15 @@ def templates() -> list[types.ResourceTemplate]:
             uri_template=SOURCE_TEMPLATE,
             description="The newest event per entity (CI run, container, test session, agent thread, ...) of one "
             "source, and its latest events. Subscribe to be told when it changes.",
+            mime_type="text/plain",
+        ),
+        types.ResourceTemplate(
+            name="repo",
+            title="waitbus repository CI state",
+            uri_template=REPO_TEMPLATE,
+            description="A GitHub repository's latest CI state from its workflow_run/workflow_job events: the newest "
+            "state of each run and job, and the verdict per commit (success, failure, pending). Subscribe to be told "
+            "when it changes.",
             mime_type="text/plain",
         ),
     ]
@@ -140,8 +158,24 @@ async def read(uri: str) -> types.ReadResourceResult:
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, text=text, mime_type="text/plain")]
         )
+    repo = repo_of(uri)
+    if repo is not None:
+        state = await asyncio.to_thread(_store.repo_state, *repo)
+        verdicts = ", ".join(f"{s['sha'][:7]} {s['verdict']}" for s in state["shas"][:5]) or "no CI events yet"
+        header = (
+            f"waitbus repo {repo[0]}/{repo[1]}: {len(state['runs'])} runs, {len(state['jobs'])} jobs; "
+            f"newest commits: {verdicts}.\n"
+            "shas: the verdict per commit (success, failure, pending), newest first; runs, jobs: the newest "
+            "state of each."
+        )
+        # Workflow and job names came from GitHub: fenced like every producer's text.
+        text = fence(header, json.dumps(state, ensure_ascii=False, indent=1), raw_uri=None)
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, text=text, mime_type="text/plain")]
+        )
     raise not_found(
         uri,
-        f"unknown resource {uri!r}: waitbus serves {EVENT_TEMPLATE}, {RAW_TEMPLATE} and {SOURCE_TEMPLATE} "
+        f"unknown resource {uri!r}: waitbus serves {EVENT_TEMPLATE}, {RAW_TEMPLATE}, {SOURCE_TEMPLATE} and "
+        f"{REPO_TEMPLATE} "
         "(event ids are 26-character ULIDs; source names are a-z0-9_.- starting with a letter)",
     )

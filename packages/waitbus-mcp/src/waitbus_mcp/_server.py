@@ -122,25 +122,30 @@ class App:
     ) -> types.EmptyResult:
         self._seen(ctx)
         uri = str(params.uri)
-        source = _resources.source_of(uri)
-        if source is None:
+        source, repo = _resources.source_of(uri), _resources.repo_of(uri)
+        if source is None and repo is None:
             raise _resources.not_found(
                 uri,
-                f"cannot subscribe to {uri!r}: only {_resources.SOURCE_TEMPLATE} resources change "
-                "(an event resource never changes once stored)",
+                f"cannot subscribe to {uri!r}: only {_resources.SOURCE_TEMPLATE} and {_resources.REPO_TEMPLATE} "
+                "resources change (an event resource never changes once stored)",
             )
         # Start watching before answering: an event emitted after this returns is seen.
         await self.bridge.start()
-        self.bridge.subscribed.add(source)
+        if source is not None:
+            self.bridge.subscribed.add(source)
+        if repo is not None:
+            self.bridge.subscribed_repos.add(repo)
         return types.EmptyResult()
 
     async def unsubscribe(
         self, ctx: ServerRequestContext[App, Any], params: types.UnsubscribeRequestParams
     ) -> types.EmptyResult:
         self._seen(ctx)
-        source = _resources.source_of(str(params.uri))
+        source, repo = _resources.source_of(str(params.uri)), _resources.repo_of(str(params.uri))
         if source is not None:
             self.bridge.subscribed.discard(source)
+        if repo is not None:
+            self.bridge.subscribed_repos.discard(repo)
         return types.EmptyResult()
 
     async def listen(

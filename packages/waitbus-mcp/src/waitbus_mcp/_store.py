@@ -188,3 +188,66 @@ def source_state(source: str, *, recent_n: int = 10, window: int = 500) -> dict[
         ],
         "entities_from_last_n_events": min(count, window),
     }
+
+
+# -- a repository's CI state ----------------------------------------------------------------
+
+CI_TYPES = ("workflow_run", "workflow_job")
+
+
+def _ci_item(frame: EventFrame, *keys: str) -> dict[str, Any]:
+    f = frame.fields
+    return {
+        **{k: f.get(k) for k in keys},
+        "head_sha": f.get("head_sha"),
+        "status": f.get("status"),
+        "conclusion": f.get("conclusion"),
+        "event_id": frame.event_id,
+        "time": iso_utc(frame.received_at),
+    }
+
+
+def repo_state(owner: str, repo: str, *, window: int = 5000, keep: int = 20) -> dict[str, Any]:
+    """The latest CI state of one repository from its GitHub events (the github source's
+    flat fields): the newest state of each run and job, and a verdict per commit:
+    `failure` once a run or job of it failed (the source's own failure rule), `success`
+    once all its runs completed with at least one success, else `pending`."""
+    from itertools import islice
+
+    from waitbus import is_failure
+
+    runs: dict[object, EventFrame] = {}
+    jobs: dict[object, EventFrame] = {}
+    with reader() as log:
+        newest = [] if log is None else [f for _, f in islice(log.recent(source="github"), window)]
+    for frame in newest:  # newest first: the first seen of each run or job is its state
+        if (frame.owner, frame.repo) != (owner, repo) or frame.event_type not in CI_TYPES:
+            continue
+        key = frame.fields.get("run_id" if frame.event_type == "workflow_run" else "job_id")
+        table = runs if frame.event_type == "workflow_run" else jobs
+        table.setdefault(key if key is not None else frame.event_id, frame)
+    shas: dict[str, dict[str, Any]] = {}
+    for frame in [*runs.values(), *jobs.values()]:
+        sha = frame.fields.get("head_sha")
+        if not isinstance(sha, str):
+            continue
+        entry = shas.setdefault(sha, {"sha": sha, "runs": 0, "completed": 0, "succeeded": 0, "failed": [], "_t": 0})
+        entry["_t"] = max(entry["_t"], frame.received_at)
+        if is_failure(frame):
+            entry["failed"].append(frame.fields.get("workflow") or frame.fields.get("name") or frame.event_type)
+        if frame.event_type == "workflow_run":
+            entry["runs"] += 1
+            entry["completed"] += frame.fields.get("status") == "completed"
+            entry["succeeded"] += frame.fields.get("conclusion") == "success"
+    verdicts = []
+    for entry in sorted(shas.values(), key=lambda e: -e.pop("_t")):
+        done = entry["runs"] and entry["completed"] == entry["runs"] and entry["succeeded"]
+        entry["verdict"] = "failure" if entry["failed"] else "success" if done else "pending"
+        verdicts.append(entry)
+    return {
+        "owner": owner,
+        "repo": repo,
+        "shas": verdicts[:keep],
+        "runs": [_ci_item(f, "run_id", "workflow", "branch", "run_attempt") for f in list(runs.values())[:keep]],
+        "jobs": [_ci_item(f, "job_id", "run_id", "name") for f in list(jobs.values())[: keep * 3]],
+    }
