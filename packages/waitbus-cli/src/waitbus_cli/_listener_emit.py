@@ -1,4 +1,5 @@
-"""POST /emit: one event as JSON, for producers without Python (curl in a CI image).
+"""POST /emit: one event as JSON, for producers without Python (curl in a CI image), or
+one structured-mode CloudEvent (`Content-Type: application/cloudevents+json`).
 
 Authorized by `Authorization: Bearer <emit-token>` before the body is read; validated by
 waitbus.emit itself, so the rules and messages are the SDK's.
@@ -50,12 +51,19 @@ def handle_emit(req: HttpRequest) -> HttpResponse:
     from waitbus_store import PathError, SchemaError, StoreError
     from waitbus_wire import is_text
 
+    from ._cloudevents import CloudEventError, is_cloudevent, to_emit
+
     try:
         data = json.loads(req.body)
     except (ValueError, RecursionError) as exc:
         return error(400, f"the body is not JSON: {exc}")
     if not isinstance(data, dict):
         return error(400, 'the body must be one JSON object: {"source": ..., "event_type": ..., "fields": {...}}')
+    if is_cloudevent(req.headers.get("content-type", "")):
+        try:
+            data = to_emit(data)
+        except CloudEventError as exc:
+            return error(400, f"not a CloudEvent this listener takes: {exc}")
     unknown = sorted(set(data) - set(KEYS))
     if unknown:
         return error(400, f"unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(KEYS)}")
