@@ -64,7 +64,8 @@ def prune(
     from waitbus_wire import iso_utc
 
     from ._entities import open_store
-    from ._render import CliError, dumps, fail, human_bytes, progress
+    from ._errors import CliError
+    from ._render import dumps, fail, human_bytes, progress
 
     try:
         limits, origin = _limits(older_than, max_size, max_rows)
@@ -148,7 +149,8 @@ def stats(*, as_json: bool) -> int:
     from waitbus_wire import iso_utc
 
     from ._entities import open_log
-    from ._render import CliError, dumps, fail, human_bytes, local_time, table
+    from ._errors import CliError
+    from ._render import dumps, fail, human_bytes, local_time, table
 
     db = resolve_paths().db
     try:

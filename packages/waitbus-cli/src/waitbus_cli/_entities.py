@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ._render import CliError
+from ._errors import CliError
 
 if TYPE_CHECKING:
     from waitbus_store import Reader, Store

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ._errors import CliError
 from ._listener_limits import REQUEST_TIMEOUT_S, RETRY_AFTER_S, BodyBudget, Deadlines
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 log = logging.getLogger("waitbus.listener")
 
 
-class ListenerError(RuntimeError):
+class ListenerError(CliError, RuntimeError):
     """The listener cannot start (a route clash, a busy port); exit 2."""
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from waitbus_wire import ExitCode
 
 from . import _exit
+from ._errors import CliError
 
 if TYPE_CHECKING:
     from waitbus import EventFrame
@@ -39,12 +40,11 @@ class OnOptions:
     grace: float = 3.0
 
 
-class CommandError(Exception):
+class CommandError(CliError):
     """CMD could not be started; `code` is 126 or 127, as a shell would exit."""
 
     def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code)
 
 
 class _Terminated(BaseException):

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from . import _exit
+from ._errors import CliError
 
 MANIFEST = Path(".claude-plugin") / "plugin.json"
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")  # Claude Code's plugin name rule
@@ -40,7 +41,7 @@ STRINGS = ("homepage", "license")
 KNOWN = {*REQUIRED, *PATH_LISTS, *PATH_OR_OBJECT, *STRINGS, "repository", "keywords"}
 
 
-class Unreadable(Exception):
+class Unreadable(CliError):
     """The manifest cannot be read at all (exit 2)."""
 
 

@@ -178,7 +178,8 @@ def query(sql: str, *, limit: int, as_json: bool, timeout: float) -> int:
     import time
 
     from ._entities import open_log
-    from ._render import CliError, dumps, fail, table
+    from ._errors import CliError
+    from ._render import dumps, fail, table
 
     try:
         statement = check_select(sql)
@@ -329,7 +330,8 @@ def analyze(sql: str | None, *, as_json: bool, show_progress: bool) -> int:
     from waitbus_store import StoreError
 
     from ._entities import open_log
-    from ._render import CliError, dumps, fail, progress, table
+    from ._errors import CliError
+    from ._render import dumps, fail, progress, table
 
     try:
         import duckdb

@@ -37,7 +37,8 @@ def watch(*, match: list[str], source: str | None, since: str | None, bookmark: 
     from waitbus_wire import PredicateError, ulid_from_parts
 
     from ._entities import cutoff_cursor, open_store, parse_since
-    from ._render import CliError, fail
+    from ._errors import CliError
+    from ._render import fail
 
     store = None
     shown = ""  # the last event printed
@@ -90,7 +91,8 @@ def list_events(*, since: str | None, limit: int, source: str | None, match: lis
     from waitbus_wire import event_dict
 
     from ._entities import Filter, open_log, parse_since
-    from ._render import CliError, dumps, event_line, fail
+    from ._errors import CliError
+    from ._render import dumps, event_line, fail
 
     try:
         flt = Filter(source, match)
@@ -141,7 +143,8 @@ def replay(
     from waitbus_store import StoreError, entity_key
 
     from ._entities import Filter, cutoff_cursor, open_log, open_store, parse_since
-    from ._render import CliError, fail, progress
+    from ._errors import CliError
+    from ._render import fail, progress
 
     store = None
     reader = None

@@ -17,14 +17,6 @@ if TYPE_CHECKING:
 MAX_CELL = 80  # text tables cut longer cells; --json has the full value
 
 
-class CliError(Exception):
-    """A failure the verb reports as one line on stderr and exit `code`."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def fail(verb: str, exc: object, code: int) -> int:
     print(f"waitbus {verb}: {exc}", file=sys.stderr)
     return code

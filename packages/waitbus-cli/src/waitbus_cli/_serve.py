@@ -11,6 +11,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from . import _exit
+from ._errors import CliError
 
 if TYPE_CHECKING:
     from ._listener import Listener
@@ -22,7 +23,7 @@ TIMER_JOBS = (
 )
 
 
-class ConfigProblem(RuntimeError):
+class ConfigProblem(CliError, RuntimeError):
     pass
 
 

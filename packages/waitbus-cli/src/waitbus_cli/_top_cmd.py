@@ -66,7 +66,7 @@ def _backfill(board: EntityBoard, since: str, source: str | None, match: list[st
     from waitbus_wire import ulid_from_parts
 
     from ._entities import Filter, open_log, parse_since
-    from ._render import CliError
+    from ._errors import CliError
 
     flt = Filter(source, match)
     cursor, cutoff = parse_since(since)
@@ -113,7 +113,8 @@ def top(*, since: str, source: str | None, match: list[str], once: bool, as_json
     from waitbus_store import EntityBoard
     from waitbus_wire import PredicateError
 
-    from ._render import CliError, fail
+    from ._errors import CliError
+    from ._render import fail
 
     board = EntityBoard(entity_keys())
     try:

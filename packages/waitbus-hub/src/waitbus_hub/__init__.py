@@ -19,9 +19,10 @@ if TYPE_CHECKING:
         MIN_LAG_LIMIT_BYTES,
         RETENTION_INTERVAL_S,
     )
+    from ._errors import HubError
     from ._main import build_parser, main
     from ._metrics import Metrics
-    from ._server import Hub, HubConfig, HubError
+    from ._server import Hub, HubConfig
 
 _WHERE = {
     "AUTOSTART_IDLE_EXIT_SEC": "_defaults",
@@ -37,7 +38,7 @@ _WHERE = {
     "Metrics": "_metrics",
     "Hub": "_server",
     "HubConfig": "_server",
-    "HubError": "_server",
+    "HubError": "_errors",
 }
 
 __all__ = [

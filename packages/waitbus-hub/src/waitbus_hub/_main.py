@@ -19,7 +19,8 @@ from ._defaults import (
     MIN_LAG_LIMIT_BYTES,
     RETENTION_INTERVAL_S,
 )
-from ._server import Hub, HubConfig, HubError
+from ._errors import HubError
+from ._server import Hub, HubConfig
 
 EXIT_CONFIG = ExitCode.USAGE
 

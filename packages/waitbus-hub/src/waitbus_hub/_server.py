@@ -40,6 +40,7 @@ from waitbus_wire import (
 )
 
 from ._defaults import HEARTBEAT_SEC, LAG_LIMIT_BYTES, RETENTION_INTERVAL_S
+from ._errors import HubError
 from ._lifecycle import OUT_OF_FDS, AcceptPause, Lifetime
 from ._metrics import Metrics
 from ._rows import Prepared
@@ -68,14 +69,6 @@ _EVICTION_FRAME = encode_frame(
         SubscribeRejected(reason="lag_limit_exceeded", remediation="read faster; reconnect with since=<last event_id>")
     )
 )
-
-
-class HubError(RuntimeError):
-    """The hub cannot start; the message says why. `code` is the exit status."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass

@@ -25,6 +25,7 @@ from waitbus_wire import (
     where_cost,
 )
 
+from ._errors import HubError
 from ._rows import Prepared
 
 IOV_MAX = 512
@@ -32,7 +33,7 @@ IOV_MAX = 512
 HANDSHAKE, REPLAY, LIVE, CLOSING = "handshake", "replay", "live", "closing"
 
 
-class WhereTooExpensive(ValueError):
+class WhereTooExpensive(HubError, ValueError):
     """A `where` the hub refuses with subscribe_rejected; the message says why."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from waitbus_wire import EventFrame, check_name
 
+from ._errors import WaitbusError
 from ._registry import Evaluator
 
 SOURCES_GROUP = "waitbus.sources.v1"
@@ -98,7 +99,7 @@ class SourceSpec:
                 raise ValueError(f"source {self.name}: evaluator {prefix!r} must be named {self.name}.<language>")
 
 
-class UnknownSource(LookupError):
+class UnknownSource(WaitbusError, LookupError):
     """No installed or registered source has that name."""
 
 

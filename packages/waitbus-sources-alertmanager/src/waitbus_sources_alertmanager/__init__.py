@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from waitbus import HttpRequest, HttpResponse
 
     from ._auth import AuthError, authenticate, sign
+    from ._errors import AlertmanagerError
     from ._payload import Alert, PayloadError, parse_payload
     from ._watchdog import parse_duration
 
@@ -80,6 +81,7 @@ SOURCE = SourceSpec(
 )
 
 _WHERE = {
+    "AlertmanagerError": "._errors",
     "AuthError": "._auth",
     "authenticate": "._auth",
     "sign": "._auth",
@@ -98,6 +100,7 @@ __all__ = [
     "TOKEN_SECRET",
     "WATCHDOG_EVENT",
     "Alert",
+    "AlertmanagerError",
     "AuthError",
     "PayloadError",
     "authenticate",

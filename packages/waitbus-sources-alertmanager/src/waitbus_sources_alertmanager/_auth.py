@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
+from ._errors import AlertmanagerError
 from ._names import HMAC_SECRET, SIGNATURE_HEADER, TOKEN_SECRET
 
 NOT_STAGED = (
@@ -22,7 +23,7 @@ NOT_STAGED = (
 )
 
 
-class AuthError(Exception):
+class AuthError(AlertmanagerError):
     """The request is not authenticated. `status` is 401, or 503 when nothing is staged."""
 
     def __init__(self, status: int, message: str) -> None:

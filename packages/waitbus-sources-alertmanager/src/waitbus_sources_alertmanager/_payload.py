@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ._errors import AlertmanagerError
+
 PAYLOAD_VERSION = "4"
 STATUSES = ("firing", "resolved")
 # Go's zero time: what Alertmanager puts in endsAt of a firing alert.
@@ -22,7 +24,7 @@ _MAX_TEXT = 4096  # annotation text kept in fields (the whole alert is in the pa
 _MAX_LABEL = 200  # owner/repo labels: the SDK's limit for those columns
 
 
-class PayloadError(ValueError):
+class PayloadError(AlertmanagerError, ValueError):
     """The body is not an Alertmanager webhook payload; the message says what is wrong."""
 
 

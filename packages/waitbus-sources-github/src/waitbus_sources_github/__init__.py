@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from waitbus import Route, SourceSpec
 
+from ._errors import GitHubError
 from ._fields import JOB, RUN, STALLED, job_fields, run_fields, state_word, summarize, transition_key
 from ._verdict import SHA_EVALUATOR, is_failed_run, sha_test
 from ._webhook import SECRET_NAME, SIGNATURE_HEADER, handle_webhook, sign, verify_signature
@@ -67,6 +68,7 @@ SOURCE = SourceSpec(
 )
 
 __all__ = [
+    "GitHubError",
     "JOB",
     "RUN",
     "SECRET_NAME",

@@ -16,6 +16,8 @@ from email.message import Message
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from ._errors import GitHubError
+
 DEFAULT_API = "https://api.github.com"
 USER_AGENT = "waitbus-etag-poll/0.1.0"
 
@@ -26,7 +28,7 @@ class Response(NamedTuple):
     etag: str | None
 
 
-class ApiError(RuntimeError):
+class ApiError(GitHubError):
     """A request that failed for good (4xx, bad JSON, or 5xx / no connection after the
     retries); `status` is the HTTP status when there was one."""
 
@@ -35,7 +37,7 @@ class ApiError(RuntimeError):
         self.status = status
 
 
-class RateLimited(RuntimeError):
+class RateLimited(GitHubError):
     """GitHub's budget is (nearly) spent; `reset_at` is when it refills (epoch seconds)."""
 
     def __init__(self, remaining: int | None, reset_at: float | None) -> None:

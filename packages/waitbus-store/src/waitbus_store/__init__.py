@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         state_dir,
     )
     from ._entity import EntityBoard, EntityKeys, EntityState, entity_key, entity_of, is_failure, state_of
-    from ._errors import ConfigError
+    from ._errors import ConfigError, StoreBaseError
     from ._identity import bus_id
     from ._logfile import LOG_BACKUPS, LOG_FILE_ENV, LOG_MAX_BYTES, bound_log, bound_log_from_env
     from ._paths import PathError, Paths, resolve_paths
@@ -47,6 +47,7 @@ _WHERE = {
     "runtime_dir": "_dirs",
     "state_dir": "_dirs",
     "bus_id": "_identity",
+    "StoreBaseError": "_errors",
     "PathError": "_dirs",
     "UnsafeRuntimeDir": "_dirs",
     "check_private_dir": "_dirs",
@@ -111,6 +112,7 @@ __all__ = [
     "SchemaError",
     "SecretsError",
     "Store",
+    "StoreBaseError",
     "StoreError",
     "UnsafeRuntimeDir",
     "check_peer",

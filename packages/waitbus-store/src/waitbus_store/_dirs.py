@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
+from ._errors import StoreBaseError
+
 APP = "waitbus"
 DB_NAME = "events.db"
 SOCKET_NAME = "broadcast.sock"
@@ -22,7 +24,7 @@ HUB_LOCK_NAME = "hub.lock"
 _MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
 
 
-class PathError(RuntimeError):
+class PathError(StoreBaseError):
     """A state or runtime directory that cannot be used; the message says why."""
 
 

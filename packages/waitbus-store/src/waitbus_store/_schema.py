@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from ._errors import StoreBaseError
+
 # "WBUS": marks the file as ours so a foreign SQLite file is refused, not altered.
 APPLICATION_ID = 0x57425553
 
@@ -53,7 +55,7 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SchemaError(RuntimeError):
+class SchemaError(StoreBaseError):
     """The file is not a waitbus store, or is newer than this code."""
 
 

@@ -16,6 +16,7 @@ from collections import namedtuple
 
 from waitbus_wire import next_ulid
 
+from ._errors import StoreBaseError
 from ._schema import SCHEMA_VERSION, SchemaError, check_ours, current_version, migrate
 
 # Every producer process imports this module: it loads neither typing nor pathlib.
@@ -30,7 +31,7 @@ PRODUCER_AUTOCHECKPOINT_PAGES = 10_000
 _COLUMNS = "seq, event_id, source, event_type, owner, repo, received_at, delivery_id, summary, fields"
 
 
-class StoreError(RuntimeError):
+class StoreError(StoreBaseError):
     """The log could not be opened or written; the message says what to do."""
 
 

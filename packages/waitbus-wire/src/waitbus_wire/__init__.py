@@ -12,6 +12,7 @@ from importlib import import_module
 TYPE_CHECKING = False  # not `from typing import ...`: keeps `import waitbus_wire` nearly free
 if TYPE_CHECKING:
     from ._duration import MAX_DURATION_S, parse_duration
+    from ._errors import WireError
     from ._event import (
         AGENT_MESSAGE_KEYS,
         MAX_FIELDS_BYTES,
@@ -89,6 +90,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "MAX_DURATION_S": "_duration",
     "ExitCode": "_exit",
+    "WireError": "_errors",
     "parse_duration": "_duration",
     "AGENT_MESSAGE_KEYS": "_event",
     "MAX_FIELDS_BYTES": "_event",
@@ -194,6 +196,7 @@ __all__ = [
     "SubscribeRejected",
     "SubscriberInfo",
     "Truncated",
+    "WireError",
     "check_label",
     "check_name",
     "clause_specs",

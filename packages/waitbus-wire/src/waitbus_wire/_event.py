@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from ._errors import WireError
+
 TYPE_CHECKING = False  # not `from typing import ...`: producers' start-up pays every import
 if TYPE_CHECKING:
     from typing import Any
@@ -18,7 +20,7 @@ MAX_LABEL_CHARS = 200
 AGENT_MESSAGE_KEYS = ("msg_to", "msg_from", "msg_correlation_id", "msg_reply_to", "msg_thread", "msg_body")
 
 
-class EventError(ValueError):
+class EventError(WireError):
     """An event the bus refuses; the message names the field and the rule."""
 
 

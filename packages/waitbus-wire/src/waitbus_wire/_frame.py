@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import struct
 
+from ._errors import WireError
+
 MAX_FRAME_BYTES = 65536
 _HEADER = struct.Struct(">I")
 HEADER_BYTES = _HEADER.size
 
 
-class FrameError(ValueError):
+class FrameError(WireError):
     """The byte stream broke the framing rules; the connection must be closed."""
 
 

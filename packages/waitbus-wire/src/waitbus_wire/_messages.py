@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from ._errors import WireError
 from ._frame import MAX_FRAME_BYTES
 from ._ulid import is_ulid
 
@@ -128,7 +129,7 @@ class Subscribe(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     op: str | None = None
 
 
-class SubscribeError(ValueError):
+class SubscribeError(WireError):
     """A subscribe frame the hub must refuse. `version` is True when the proto is
     unsupported (answered with subscribe_rejected); otherwise the hub just closes."""
 

@@ -14,6 +14,8 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from ._errors import WireError
+
 TYPE_CHECKING = False  # not `from typing import ...`: producers' start-up pays every import
 if TYPE_CHECKING:
     from typing import Any
@@ -36,7 +38,7 @@ PREFIX_RE = re.compile(r"^([a-z][a-z0-9_.-]{0,63}):(.*)$", re.S)
 Clause = str | Sequence[str]
 
 
-class PredicateError(ValueError):
+class PredicateError(WireError):
     """A predicate that cannot be parsed; the message says how to write it."""
 
 
