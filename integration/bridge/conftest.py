@@ -138,8 +138,11 @@ def nats_server(nats_factory: Callable[..., NatsServer]) -> NatsServer:
 class Stack:
     """One machine's waitbus: its own state and runtime dirs, hub and bridge."""
 
-    def __init__(self, name: str, root: Path, reap: Callable[..., Any], hub_factory: Callable[..., Any]) -> None:
+    def __init__(
+        self, name: str, root: Path, reap: Callable[..., Any], hub_factory: Callable[..., Any], *, label: bool = True
+    ) -> None:
         self.name = name
+        self.label = label  # pass --host NAME; without it the bridge labels the bus with the host name
         self.root = root
         self.runtime = tempfile.mkdtemp(prefix=f"wb{name}-")  # AF_UNIX paths must stay short
         self.env = {
@@ -204,7 +207,8 @@ class Stack:
         assert done.returncode == 0, done.stderr
 
     def bridge_cmd(self, url: str, *args: str) -> list[str]:
-        return [sys.executable, "-m", "waitbus_bridge_nats", "--url", url, "--host", self.name, *args]
+        host = ["--host", self.name] if self.label else []
+        return [sys.executable, "-m", "waitbus_bridge_nats", "--url", url, *host, *args]
 
     def start_bridge(self, url: str, *args: str, ready: bool = True) -> subprocess.Popen[bytes]:
         """Start this stack's bridge; with `ready`, wait for its `running` line."""
@@ -288,16 +292,34 @@ class Stack:
         shutil.rmtree(self.runtime, ignore_errors=True)
 
 
+def exchange_both_ways(a: Stack, b: Stack) -> None:
+    """Five agent/load events each way, then a round trip after everything, so both
+    bridges have handled every earlier message when it returns."""
+    a.emit(5, "a")
+    b.emit(5, "b")
+    assert sorted(a.wait_remote("b", 5)) == list(range(5))
+    assert sorted(b.wait_remote("a", 5)) == list(range(5))
+    a.emit(1, "a-last")
+    b.wait_remote("a-last", 1)
+    b.emit(1, "b-last")
+    a.wait_remote("b-last", 1)
+
+
+@pytest.fixture(name="exchange_both_ways")
+def exchange_both_ways_fixture() -> Callable[[Stack, Stack], None]:
+    return exchange_both_ways
+
+
 @pytest.fixture
 def stack_factory(
     tmp_path: Path, reap: Callable[..., Any], hub_factory: Callable[..., Any]
 ) -> Iterator[Callable[[str], Stack]]:
     made: list[Stack] = []
 
-    def make(name: str, *, hub: bool = True) -> Stack:
+    def make(name: str, *, hub: bool = True, label: bool = True) -> Stack:
         root = tmp_path / f"stack-{name}"
         root.mkdir()
-        stack = Stack(name, root, reap, hub_factory)
+        stack = Stack(name, root, reap, hub_factory, label=label)
         made.append(stack)
         return stack.start_hub() if hub else stack
 

@@ -36,19 +36,11 @@ def test_only_matching_events_leave_and_nothing_leaves_by_default(nats_server, s
     assert "outbound: off (no predicate)" in c.log_text()
 
 
-def test_two_way_with_no_echo(nats_server, stack_factory):
+def test_two_way_with_no_echo(nats_server, stack_factory, exchange_both_ways):
     a, b = stack_factory("alpha"), stack_factory("beta")
     a.start_bridge(nats_server.url, "--source", "agent")
     b.start_bridge(nats_server.url, "--source", "agent")
-    a.emit(5, "a")
-    b.emit(5, "b")
-    assert sorted(a.wait_remote("b", 5)) == list(range(5))
-    assert sorted(b.wait_remote("a", 5)) == list(range(5))
-    # A round trip after everything: both bridges have handled every earlier message.
-    a.emit(1, "a-last")
-    b.wait_remote("a-last", 1)
-    b.emit(1, "b-last")
-    a.wait_remote("b-last", 1)
+    exchange_both_ways(a, b)
     for stack, own, other in ((a, "a", "b"), (b, "b", "a")):
         fields = [json.loads(r[3]) for r in stack.rows()]
         hosts = [f["remote"]["host"] for f in fields if "remote" in f]

@@ -67,13 +67,17 @@ def test_subjects_keep_three_tokens():
     assert bridge.subject_for("wb", "my.plugin", "a.b") == "wb.my~plugin.a~b"
 
 
+BUS = "0123456789abcdef" * 2
+
+
 def _row(fields: str = '{"x":1,"source":"s","event_type":"t"}') -> Row:
     return Row(1, "01JD5Z9A0000000000000000AB", "s", "t", "o", None, 123, "d-1", "sum", fields)
 
 
 def test_a_body_round_trips_with_fields_verbatim_and_the_payload():
-    body = _envelope.encode(_row(), b"\x00raw", origin="h1", max_payload=1 << 20)
+    body = _envelope.encode(_row(), b"\x00raw", origin="h1", bus=BUS, max_payload=1 << 20)
     env = bridge.decode(body)
+    assert env.bus == BUS
     assert (env.origin, env.event_id, env.delivery_id, env.owner, env.repo) == (
         "h1",
         "01JD5Z9A0000000000000000AB",
@@ -83,16 +87,20 @@ def test_a_body_round_trips_with_fields_verbatim_and_the_payload():
     )
     assert bytes(env.fields) == b'{"x":1,"source":"s","event_type":"t"}'
     assert env.payload == b"\x00raw" and not env.payload_omitted
-    assert _envelope.headers_for(_row(), "h1") == {"Nats-Msg-Id": "01JD5Z9A0000000000000000AB", "Waitbus-Origin": "h1"}
+    assert _envelope.headers_for(_row(), "h1", BUS) == {
+        "Nats-Msg-Id": "01JD5Z9A0000000000000000AB",
+        "Waitbus-Origin": "h1",
+        "Waitbus-Bus": BUS,
+    }
 
 
 def test_a_payload_too_big_for_one_message_is_left_out_and_said_so():
-    env = bridge.decode(_envelope.encode(_row(), b"x" * 5000, origin="h", max_payload=4096))
+    env = bridge.decode(_envelope.encode(_row(), b"x" * 5000, origin="h", bus=BUS, max_payload=4096))
     assert env.payload is None and env.payload_omitted
 
 
 def test_a_newer_body_with_extra_keys_still_decodes_and_garbage_does_not():
-    body = json.loads(_envelope.encode(_row(), None, origin="h", max_payload=1 << 20))
+    body = json.loads(_envelope.encode(_row(), None, origin="h", bus=BUS, max_payload=1 << 20))
     body["v"], body["future"] = 2, "ignored"
     assert bridge.decode(json.dumps(body).encode()).event_id == "01JD5Z9A0000000000000000AB"
     with pytest.raises(msgspec.ValidationError):
@@ -107,7 +115,10 @@ def test_flags_win_over_the_file_and_defaults_fill_the_rest(tmp_path):
     conf.write_text('url = "nats://a:4222"\nsource = "pytest"\nhost = "from-file"\nmax_age = "2d"\n')
     cfg = bridge.load(["--config", str(conf), "--host", "ci.example.com"])
     assert cfg.urls == ("nats://a:4222",) and cfg.host == "ci.example.com"
-    assert cfg.consumer == "waitbus-ci_example_com"  # dots are not allowed in NATS names
+    assert cfg.consumer == ""  # named once the bus is known: by its identity, not the host label
+    assert cfg.for_bus(BUS).consumer == f"waitbus-{BUS}" and cfg.for_bus(BUS).bus_id == BUS
+    named = bridge.load(["--url", "nats://a:4222", "--source", "x", "--consumer", "mine"])
+    assert named.for_bus(BUS).consumer == "mine"
     assert cfg.outbound is not None and cfg.outbound.alternatives == (('source="pytest"',),)
     assert (cfg.start, cfg.inbound, cfg.inbound_subject, cfg.max_age_s) == ("now", True, "waitbus.>", 172800.0)
     assert cfg.bookmark == "bridge-nats:WAITBUS"
@@ -200,6 +211,7 @@ def test_the_secrets_file_must_be_0600_and_json(tmp_path):
 def _env(**fields: object) -> bridge.Envelope:
     return bridge.Envelope(
         origin="far",
+        bus=BUS,
         event_id="01JD5Z9A0000000000000000AB",
         source="pytest",
         event_type="pytest_session",
@@ -221,7 +233,7 @@ def test_a_remote_event_is_stored_once_marked_with_its_origin():
     with Store(str(resolve_paths().db)) as store:
         (row,) = store.read_after(0)
     fields = json.loads(row.fields)
-    assert fields["remote"] == {"host": "far", "event_id": "01JD5Z9A0000000000000000AB", "received_at": 42}
+    assert fields["remote"] == {"host": "far", "bus": BUS, "event_id": "01JD5Z9A0000000000000000AB", "received_at": 42}
     assert fields["outcome"] == "passed" and row.delivery_id == "01JD5Z9A0000000000000000AB"
     assert fetch_payload(row.event_id) == b"raw"
 

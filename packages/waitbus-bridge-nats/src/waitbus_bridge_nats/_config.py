@@ -7,7 +7,7 @@ import argparse
 import re
 import socket
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,8 @@ class BridgeConfig:
     """Everything a bridge run needs (credentials excepted: they come from the secrets file)."""
 
     urls: tuple[str, ...]
-    host: str
+    host: str  # a label on this bus's events elsewhere; the bus is named by bus_id
+    bus_id: str = ""  # this bus's identity (waitbus_store.bus_id), set by for_bus()
     stream: str = "WAITBUS"
     subject_prefix: str = "waitbus"
     consumer: str = ""
@@ -71,6 +72,10 @@ class BridgeConfig:
     connect_attempts: int = 5
     connect_timeout: float = 2.0
     max_age_s: float = 7 * 86400.0
+
+    def for_bus(self, bus_id: str) -> BridgeConfig:
+        """This configuration for the bus with this identity (the default consumer is named by it)."""
+        return replace(self, bus_id=bus_id, consumer=self.consumer or consumer_name(bus_id))
 
     @property
     def bookmark(self) -> str:
@@ -92,10 +97,10 @@ def default_host() -> str:
     return socket.gethostname() or "localhost"
 
 
-def consumer_name(host: str) -> str:
-    """The durable consumer of one bus: `waitbus-<host>`, with characters NATS does not
-    allow in names (dots, wildcards, spaces) as `_`."""
-    return "waitbus-" + _CONSUMER_UNSAFE_RE.sub("_", host)
+def consumer_name(bus_id: str) -> str:
+    """The durable consumer of one bus: `waitbus-<bus id>` (host names repeat; the id
+    does not), with characters NATS does not allow in names as `_`."""
+    return "waitbus-" + _CONSUMER_UNSAFE_RE.sub("_", bus_id)
 
 
 def parser(prog: str) -> argparse.ArgumentParser:
@@ -106,15 +111,16 @@ def parser(prog: str) -> argparse.ArgumentParser:
         "as <prefix>.<source>.<event_type>; inbound stores other machines' events here. "
         "Credentials come from the secrets file (nats-user + nats-password, nats-token or nats-creds). "
         "Exit codes: 0 stopped or drained, 2 bad configuration or credentials refused, "
-        "4 local log unusable, 5 NATS unreachable. See docs/bridge.md.",
+        "3 a bridge of this bus is already connected, 4 local log unusable, 5 NATS unreachable. "
+        "See docs/bridge.md.",
     )
     add = p.add_argument
     add("--config", metavar="FILE", help="TOML file with the same keys as the long flags (flags win)")
     add("--url", action="append", metavar="URL", help="NATS server, nats://host:4222 or tls://...; repeatable")
-    add("--host", metavar="NAME", help="this bus's name on the network, unique per bus (default: the host name)")
+    add("--host", metavar="NAME", help="a label for this bus on other machines' events (default: the host name)")
     add("--stream", metavar="NAME", help="JetStream stream (default WAITBUS; created if missing)")
     add("--subject-prefix", metavar="TOKEN", help="first subject token (default waitbus)")
-    add("--consumer", metavar="NAME", help="durable consumer name (default waitbus-<host>)")
+    add("--consumer", metavar="NAME", help="durable consumer name (default waitbus-<bus id>)")
     out = p.add_argument_group("outbound: which local events leave (nothing without one of these)")
     out.add_argument("--match", action="append", metavar="KEY=JSON", help="repeatable spec, as for `waitbus wait`")
     out.add_argument("--source", metavar="NAME", help="only events from this source")
@@ -222,7 +228,7 @@ def load(argv: list[str], prog: str = "waitbus-bridge-nats") -> BridgeConfig:
         host=host,
         stream=_check_token("--stream", s["stream"]),
         subject_prefix=prefix,
-        consumer=_check_token("--consumer", s["consumer"]) if s["consumer"] else consumer_name(host),
+        consumer=_check_token("--consumer", s["consumer"]) if s["consumer"] else "",
         outbound=outbound,
         start=s["start"] or ("start" if s["drain"] else "now"),
         drain=bool(s["drain"]),

@@ -92,7 +92,7 @@ async def connect(cfg: BridgeConfig, auth: dict[str, Any], log: Log) -> Client:
     tls = tls_context(cfg)
     options: dict[str, Any] = {
         "servers": list(cfg.urls),
-        "name": f"waitbus-bridge-nats@{cfg.host}",
+        "name": f"waitbus-bridge-nats@{cfg.host}/{cfg.bus_id}",
         "connect_timeout": cfg.connect_timeout,
         # One pass over the servers per attempt: stamina owns the retries.
         "allow_reconnect": False,

@@ -12,7 +12,8 @@ import msgspec
 from waitbus_store import Row
 
 MSG_ID_HEADER = "Nats-Msg-Id"  # JetStream drops a second message with the same id (duplicate window)
-ORIGIN_HEADER = "Waitbus-Origin"  # the publishing bus's host name: its own bridge skips it unread
+ORIGIN_HEADER = "Waitbus-Origin"  # the publishing bus's host name (a label)
+BUS_HEADER = "Waitbus-Bus"  # the publishing bus's identity: its own bridge skips it unread
 BODY_VERSION = 1
 _HEADROOM = 1024  # subject, headers and protocol framing, on top of the body
 
@@ -21,7 +22,8 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The message body (JSON). `fields` is the stored JSON text, passed through as is."""
 
     v: int = BODY_VERSION  # bumped only for a change an older reader would misread
-    origin: str
+    origin: str  # the publishing bus's host label
+    bus: str = ""  # the publishing bus's identity (absent from bridges before it existed)
     event_id: str
     source: str
     event_type: str
@@ -49,11 +51,12 @@ def subject_for(prefix: str, source: str, event_type: str) -> str:
     return f"{prefix}.{subject_token(source)}.{subject_token(event_type)}"
 
 
-def encode(row: Row, payload: bytes | None, *, origin: str, max_payload: int) -> bytes:
+def encode(row: Row, payload: bytes | None, *, origin: str, bus: str, max_payload: int) -> bytes:
     """The body for one stored event; the payload is left out (and said so) when the
     message would exceed the server's `max_payload`."""
     env = Envelope(
         origin=origin,
+        bus=bus,
         event_id=row.event_id,
         source=row.source,
         event_type=row.event_type,
@@ -71,8 +74,8 @@ def encode(row: Row, payload: bytes | None, *, origin: str, max_payload: int) ->
     return body
 
 
-def headers_for(row: Row, origin: str) -> dict[str, str]:
-    return {MSG_ID_HEADER: row.event_id, ORIGIN_HEADER: origin}
+def headers_for(row: Row, origin: str, bus: str) -> dict[str, str]:
+    return {MSG_ID_HEADER: row.event_id, ORIGIN_HEADER: origin, BUS_HEADER: bus}
 
 
 def decode(body: bytes) -> Envelope:

@@ -7,6 +7,7 @@ from waitbus_wire import ExitCode
 OK: int = ExitCode.OK
 FAILED: int = ExitCode.FAILED  # a bug: an unexpected exception (its traceback is printed)
 USAGE: int = ExitCode.USAGE  # bad flags, config, predicate or secrets; credentials refused; no JetStream; no hub
+ALREADY_CONNECTED: int = ExitCode.ALREADY_RUNNING  # a bridge of this bus (same identity) is connected
 STORE: int = ExitCode.STORE  # the local event log could not be opened, read or written
 UNREACHABLE: int = ExitCode.UNREACHABLE  # no NATS server answered within the bounded connection retries
 INTERRUPTED: int = ExitCode.INTERRUPTED  # SIGINT
@@ -22,6 +23,12 @@ class AuthFailed(BridgeError):
     """The server refused the credentials."""
 
     exit_code = USAGE
+
+
+class AlreadyConnected(BridgeError):
+    """Another bridge of this bus is connected; starting again will not help until it stops."""
+
+    exit_code = ALREADY_CONNECTED
 
 
 class Unreachable(BridgeError):

@@ -4,8 +4,9 @@ local log, where every local waiter sees them like any other event.
 Each remote event is stored with `delivery_id` = its event id on the machine that
 emitted it, so a redelivery (a lost ack, a restart, a republish) is a no-op in the
 log; it is acknowledged only after that commit. Its fields gain `remote`: the origin
-host, the remote event id and the remote `received_at`. Messages this bus published
-itself are acknowledged and skipped unread (no echo). The consumer keeps its position
+host label, the origin bus's identity, the remote event id and the remote `received_at`.
+Messages this bus published itself (its identity, not its host name, which other buses
+may share) are acknowledged and skipped unread (no echo). The consumer keeps its position
 on the server, so a restart or a network cut resumes where the acks stopped.
 """
 
@@ -20,7 +21,7 @@ from waitbus_store import ConfigError, PathError, StoreError
 
 from ._config import BridgeConfig
 from ._connect import Log
-from ._envelope import ORIGIN_HEADER, Envelope, decode
+from ._envelope import BUS_HEADER, Envelope, decode
 from ._errors import StoreFailed
 from ._predicate import REMOTE_KEY
 
@@ -43,6 +44,8 @@ def store_remote(env: Envelope) -> bool:
     if not isinstance(fields, dict):
         raise EventError(f"remote event {env.event_id} has fields that are not a JSON object")
     remote: dict[str, Any] = {"host": env.origin, "event_id": env.event_id, "received_at": env.received_at}
+    if env.bus:
+        remote["bus"] = env.bus
     if env.payload_omitted:
         remote["payload_omitted"] = True
     fields[REMOTE_KEY] = remote
@@ -156,7 +159,7 @@ class Inbound:
         hop (in order), then ack each stored one."""
         work: list[tuple[Msg, Envelope]] = []
         for msg in msgs:
-            if (msg.headers or {}).get(ORIGIN_HEADER) == self.cfg.host:
+            if (msg.headers or {}).get(BUS_HEADER) == self.cfg.bus_id:
                 self.own += 1
                 await msg.ack()
                 continue
@@ -166,7 +169,7 @@ class Inbound:
                 self._drop(msg, f"unreadable body ({exc})")
                 await msg.term()
                 continue
-            if env.origin == self.cfg.host:
+            if env.bus == self.cfg.bus_id:
                 self.own += 1
                 await msg.ack()
                 continue

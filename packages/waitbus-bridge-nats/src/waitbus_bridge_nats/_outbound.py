@@ -86,11 +86,15 @@ class Outbound:
                 if not wanted:
                     continue
                 found = self.store.get(row.event_id)
-                body = encode(row, found[1] if found else None, origin=self.cfg.host, max_payload=self.nc.max_payload)
+                payload = found[1] if found else None
+                body = encode(row, payload, origin=self.cfg.host, bus=self.cfg.bus_id, max_payload=self.nc.max_payload)
                 subject = subject_for(self.cfg.subject_prefix, row.source, row.event_type)
                 pending.append(
                     await self.js.publish_async(
-                        subject, body, headers=headers_for(row, self.cfg.host), wait_stall=ACK_TIMEOUT_S
+                        subject,
+                        body,
+                        headers=headers_for(row, self.cfg.host, self.cfg.bus_id),
+                        wait_stall=ACK_TIMEOUT_S,
                     )
                 )
             if pending:

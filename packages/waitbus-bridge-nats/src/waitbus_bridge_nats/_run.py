@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from waitbus_store import ConfigError
 
+from ._claim import Claim
 from ._config import BridgeConfig, load
 from ._connect import connect, ensure_stream
-from ._errors import INTERRUPTED, OK, USAGE, BridgeError
+from ._errors import INTERRUPTED, OK, USAGE, BridgeError, StoreFailed
 from ._inbound import Inbound
 from ._outbound import Outbound
 from ._secrets import auth_options, describe
@@ -34,12 +35,18 @@ def _logger(prog: str) -> Callable[[str], None]:
 async def serve(cfg: BridgeConfig, log: Callable[[str], None]) -> int:
     """Run the bridge until SIGTERM/SIGINT (or, with `drain`, until the log is published).
     Raises BridgeError subclasses for the documented failures."""
-    from waitbus_store import read_secrets, resolve_paths
+    from waitbus_store import PathError, StoreError, bus_id, read_secrets, resolve_paths
 
     auth = auth_options(read_secrets(resolve_paths().secrets))  # a SecretsError is a ConfigError
+    try:
+        cfg = cfg.for_bus(bus_id(resolve_paths().ensure().db))
+    except (StoreError, PathError) as exc:
+        raise StoreFailed(f"cannot read this bus's identity from the local log: {exc}") from None
     nc = await connect(cfg, auth, log)
     outbound: Outbound | None = None
     try:
+        claim = Claim(cfg, nc, log)
+        await claim.start()  # refuses a second bridge of this bus before it touches the consumer
         js = nc.jetstream(timeout=10.0)
         await ensure_stream(js, cfg, log)
         outbound = Outbound(cfg, nc, js, log) if cfg.outbound is not None else None
@@ -47,7 +54,7 @@ async def serve(cfg: BridgeConfig, log: Callable[[str], None]) -> int:
             outbound.open()
         url = nc.connected_url.geturl() if nc.connected_url else cfg.urls[0]
         log(
-            f"connected to {url} as {cfg.host!r} ({describe(auth)}); stream {cfg.stream}; "
+            f"connected to {url} as bus {cfg.bus_id} ({cfg.host!r}; {describe(auth)}); stream {cfg.stream}; "
             f"outbound: {cfg.outbound.describe() if cfg.outbound else 'off (no predicate)'}; "
             f"inbound: {'consumer ' + cfg.consumer if cfg.inbound else 'off'}"
         )
@@ -56,7 +63,7 @@ async def serve(cfg: BridgeConfig, log: Callable[[str], None]) -> int:
             count = await outbound.drain()
             log(f"drained: published {count} event(s) ({outbound.duplicates} already in the stream)")
             return OK
-        return await _until_stopped(cfg, js, outbound, log)
+        return await _until_stopped(cfg, js, outbound, claim, log)
     finally:
         if outbound is not None:
             outbound.close()
@@ -67,7 +74,7 @@ async def serve(cfg: BridgeConfig, log: Callable[[str], None]) -> int:
 
 
 async def _until_stopped(
-    cfg: BridgeConfig, js: JetStreamContext, outbound: Outbound | None, log: Callable[[str], None]
+    cfg: BridgeConfig, js: JetStreamContext, outbound: Outbound | None, claim: Claim, log: Callable[[str], None]
 ) -> int:
     inbound = Inbound(cfg, js, log) if cfg.inbound else None
     if inbound is not None:
@@ -82,7 +89,10 @@ async def _until_stopped(
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
-    tasks: list[asyncio.Task[object]] = [asyncio.create_task(stop.wait(), name="stop")]
+    tasks: list[asyncio.Task[object]] = [
+        asyncio.create_task(stop.wait(), name="stop"),
+        asyncio.create_task(claim.watch(), name="claim"),
+    ]
     if outbound is not None:
         tasks.append(asyncio.create_task(outbound.run(), name="outbound"))
     if inbound is not None:

@@ -10,7 +10,7 @@ class ExitCode(IntEnum):
     OK = 0
     FAILED = 1  # a verdict or a problem: a red CI run, a doctor FAIL, a stale watchdog
     USAGE = 2  # bad input or flag, or cannot start
-    ALREADY_RUNNING = 3  # another hub already serves this runtime dir
+    ALREADY_RUNNING = 3  # another hub already serves this runtime dir; another bridge of this bus is connected
     STORE = 4  # the event log or state could not be written or read
     UNREACHABLE = 5  # a remote service (NATS) could not be reached
     TIMEOUT = 124  # nothing matched in time
