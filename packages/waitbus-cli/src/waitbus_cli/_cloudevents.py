@@ -17,13 +17,15 @@ import base64
 import binascii
 from typing import Any
 
+from ._errors import CliError
+
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
 _MAPPED = {"specversion", "id", "source", "type", "subject", "data", "data_base64", "owner", "repo"}
 
 
-class CloudEventError(ValueError):
-    pass
+class CloudEventError(CliError, ValueError):
+    """A body that is not a structured-mode CloudEvent waitbus can store; the message says why."""
 
 
 def is_cloudevent(content_type: str) -> bool:
