@@ -1,7 +1,8 @@
-"""`waitbus db prune|migrate` (keeping the log bounded and current) and `waitbus stats`."""
+"""`waitbus db prune|migrate|check` (keeping the log bounded, current and sound) and `waitbus stats`."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -141,6 +142,37 @@ def migrate(*, as_json: bool) -> int:
     return _exit.OK
 
 
+# -- db check --------------------------------------------------------------------
+
+
+def check(*, as_json: bool) -> int:
+    """SQLite's full integrity check of the log: 0 sound, 1 damaged, 2 not readable as ours."""
+    from waitbus_store import StoreError, open_reader, resolve_paths
+
+    from ._render import dumps, fail
+
+    db = resolve_paths().db
+    try:
+        reader = open_reader(db)
+        if reader is None:
+            problems: list[str] = []
+        else:
+            with reader:
+                problems = reader.integrity_check()
+    except StoreError as exc:  # foreign, too new, or damaged past reading
+        return fail("db check", exc, _exit.USAGE)
+    advice = f"{db} is damaged; move it away (and its -wal, -shm) and run `waitbus init`" if problems else ""
+    if as_json:
+        print(dumps({"db": str(db), "exists": db.exists(), "ok": not problems, "problems": problems}))
+    elif problems:
+        print(f"{advice}. SQLite's integrity check found:", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+    else:
+        print(f"{db}: integrity ok" if db.exists() else f"no event store at {db}: nothing to check")
+    return _exit.FAILED if problems else _exit.OK
+
+
 # -- stats -----------------------------------------------------------------------
 
 
@@ -253,6 +285,22 @@ def register(app: typer.Typer) -> None:
                 show_progress=show_progress,
             )
         )
+
+    @group.command("check")
+    def check_cmd(json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False) -> None:
+        """Run SQLite's full integrity check on the event log (reads every page). Needs no hub.
+
+        `waitbus emit` does not read the whole file, so a damaged page that no write
+        touches is found only here, by `waitbus doctor` (a quicker check) or by a reader
+        that reaches it.
+
+        \b
+        Example: waitbus db check
+
+        Exit codes: 0 sound (or no log yet), 1 damaged (the problems are listed), 2 not a waitbus store,
+        newer than this waitbus, or unreadable.
+        """
+        raise typer.Exit(check(as_json=json))
 
     @group.command("migrate")
     def migrate_cmd(json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False) -> None:

@@ -226,6 +226,10 @@ def query(sql: str, *, limit: int, as_json: bool, timeout: float) -> int:
                 f"stopped after {timeout:g}s (--timeout); narrow the query, or raise --timeout",
                 _exit.TIMEOUT,
             )
+        if type(exc) is sqlite3.DatabaseError:  # SQLITE_CORRUPT / NOTADB: a damaged page
+            from waitbus_store import explain
+
+            return fail("events query", explain(exc, reader.path), _exit.USAGE)
         return fail("events query", f"{exc}{_hint(str(exc))}", _exit.USAGE)
     finally:
         signal.signal(signal.SIGINT, old)

@@ -11,11 +11,11 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from mcp import types
+from mcp import MCPError, types
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
@@ -103,7 +103,8 @@ class App:
         self, ctx: ServerRequestContext[App, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
         await self._touch(ctx)
-        return types.ListResourcesResult(resources=await _resources.listing())
+        with _log_errors():
+            return types.ListResourcesResult(resources=await _resources.listing())
 
     async def list_resource_templates(
         self, ctx: ServerRequestContext[App, Any], params: types.PaginatedRequestParams | None
@@ -115,7 +116,8 @@ class App:
         self, ctx: ServerRequestContext[App, Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
         await self._touch(ctx)
-        return await _resources.read(str(params.uri))
+        with _log_errors():
+            return await _resources.read(str(params.uri))
 
     async def subscribe(
         self, ctx: ServerRequestContext[App, Any], params: types.SubscribeRequestParams
@@ -240,3 +242,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+@contextmanager
+def _log_errors() -> Iterator[None]:
+    """A log that cannot be read (damaged, foreign) answers a resource request with a
+    JSON-RPC internal error carrying the store's advice, not an unclassified error."""
+    from waitbus_store import StoreError
+
+    try:
+        yield
+    except StoreError as exc:
+        raise MCPError(code=types.INTERNAL_ERROR, message=f"cannot read the event log: {exc}") from None

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ._row import Row
     from ._schema import APPLICATION_ID, SCHEMA_VERSION, SchemaError
     from ._secrets import SecretsError, read_secrets
-    from ._store import InsertResult, Store, StoreError, connect_readonly, schema_status
+    from ._store import InsertResult, Store, StoreError, connect_readonly, explain, schema_status
 
 
 # public name -> private module
@@ -86,6 +86,7 @@ _WHERE = {
     "Store": "_store",
     "StoreError": "_store",
     "connect_readonly": "_store",
+    "explain": "_store",
     "schema_status": "_store",
 }
 
@@ -127,6 +128,7 @@ __all__ = [
     "peer_pid",
     "peer_uid",
     "entity_key",
+    "explain",
     "entity_of",
     "is_failure",
     "open_reader",

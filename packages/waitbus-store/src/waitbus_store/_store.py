@@ -46,7 +46,8 @@ else:
     InsertResult = namedtuple("InsertResult", ["event_id", "seq", "inserted"], module=__name__)
 
 
-def _explain(exc: sqlite3.Error, path: str) -> StoreError:
+def explain(exc: sqlite3.Error, path: str) -> StoreError:
+    """The store's advice for a sqlite3 error on the log at `path`, as a StoreError."""
     text = str(exc)
     if "full" in text:
         return StoreError(
@@ -59,6 +60,9 @@ def _explain(exc: sqlite3.Error, path: str) -> StoreError:
     if "malformed" in text or "not a database" in text:
         return StoreError(f"{path} is corrupt or not a SQLite file ({text}); move it away and run `waitbus init`")
     return StoreError(f"{path}: {text}")
+
+
+_explain = explain
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
