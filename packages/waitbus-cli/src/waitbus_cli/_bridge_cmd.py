@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
 
         Outbound publishes local events matching --match/--source/--first-of/--all (nothing
         leaves by default); inbound stores other machines' events here. Exit codes: 0 stopped
-        or drained, 2 bad configuration or credentials refused, 4 local log unusable,
-        5 NATS unreachable after bounded retries.
+        or drained, 2 bad configuration or credentials refused, 3 a bridge of this bus is
+        already connected, 4 local log unusable, 5 NATS unreachable after bounded retries.
         """
         raise typer.Exit(run_nats(list(ctx.args)))
