@@ -28,6 +28,8 @@ _HELPERS = {
     "waitbus_docker_test_support": _HERE / "sources" / "test_src_docker.py",
     "waitbus_bus_delivery_tests": _HERE / "test_bus_delivery.py",
     "waitbus_fs_source_tests": _HERE / "sources" / "test_src_fs.py",
+    # a real `waitbus-web` process and an SSE reader (web)
+    "waitbus_web_test_support": _TESTS / "web" / "support.py",
 }
 
 for _name, _path in _HELPERS.items():

@@ -20,7 +20,7 @@ SOURCES = [
     "waitbus-sources-github",
     "waitbus-sources-pytest",
 ]
-AGENT_SIDE = ["waitbus-sdk", "waitbus-mcp", "waitbus-bridge-nats", *SOURCES]
+AGENT_SIDE = ["waitbus-sdk", "waitbus-mcp", "waitbus-bridge-nats", "waitbus-web", *SOURCES]
 
 
 def _requirement_name(req: str) -> str:

@@ -20,6 +20,7 @@ EXPECTED_DISTS = {
     "waitbus-sources-fs",
     "waitbus-mcp",
     "waitbus-bridge-nats",
+    "waitbus-web",
 }
 
 

@@ -20,6 +20,7 @@ from . import (
     _sources_cmd,
     _status_cmd,
     _top_cmd,
+    _web_cmd,
 )
 from . import _config_cmd as _config_cmd_mod
 
@@ -46,6 +47,7 @@ for module in (
     _sources_cmd,
     _plugin_cmd,
     _bridge_cmd,
+    _web_cmd,
 ):
     module.register(app)
 

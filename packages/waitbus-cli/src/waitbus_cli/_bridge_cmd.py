@@ -3,33 +3,28 @@ when run. Every argument goes to the bridge untouched (`--help` included)."""
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
-from . import _exit
+from ._door import PASSTHROUGH, run_door
 
-_PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 NATS_PACKAGE = "waitbus-bridge-nats"
 
 
 def run_nats(argv: list[str]) -> int:
-    try:
-        from waitbus_bridge_nats import main
-    except ImportError:
-        print(
-            f"waitbus bridge nats: the bridge is not installed: pip install 'waitbus-cli[nats]' (or {NATS_PACKAGE})",
-            file=sys.stderr,
-        )
-        return _exit.USAGE
-    return main(argv, prog="waitbus bridge nats")
+    return run_door(
+        "waitbus_bridge_nats",
+        argv,
+        prog="waitbus bridge nats",
+        what="the bridge",
+        install=f"pip install 'waitbus-cli[nats]' (or {NATS_PACKAGE})",
+    )
 
 
 def register(app: typer.Typer) -> None:
     bridge = typer.Typer(help="Carry events between the buses of several machines.", no_args_is_help=True)
     app.add_typer(bridge, name="bridge")
 
-    @bridge.command("nats", context_settings=_PASSTHROUGH, add_help_option=False)
+    @bridge.command("nats", context_settings=PASSTHROUGH, add_help_option=False)
     def nats(ctx: typer.Context) -> None:
         """Bridge this bus through a NATS JetStream stream (docs/bridge.md). `--help` lists its options.
 

@@ -1,0 +1,3 @@
+from waitbus_web import main
+
+raise SystemExit(main())
