@@ -213,8 +213,9 @@ def test_falling_behind_loses_nothing(browser, web_factory):
     cdp = browser.new_cdp_session(page)
     cdp.send("Debugger.enable")
     cdp.send("Debugger.pause")
-    pad = "x" * 30_000
-    sent = [emit("agent", "big", fields={"i": i, "pad": pad}).event_id for i in range(300)]
+    # 24 MB: more than the kernel's socket buffers and Chromium's own pipe can hold.
+    pad = "x" * 40_000
+    sent = [emit("agent", "big", fields={"i": i, "pad": pad}).event_id for i in range(600)]
     time.sleep(3)
     cdp.send("Debugger.resume")
     shown = wait_rows(page, len(sent), timeout=90)
