@@ -20,9 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 
 
-def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path = REPO, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    """verify-plugin as a user who installed waitbus runs it: this venv's commands on PATH."""
+    env = {**os.environ, "PATH": path if path is not None else f"{Path(WAITBUS).parent}{os.pathsep}/usr/bin:/bin"}
     return subprocess.run(
-        [WAITBUS, "verify-plugin", *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=os.environ.copy()
+        [WAITBUS, "verify-plugin", *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=env
     )
 
 
@@ -77,13 +79,23 @@ def test_the_repository_plugin_json_report():
     assert doc["skills"] == ["waitbus"]
     assert doc["commands"] == ["status", "tail", "wait"]
     assert doc["mcp_servers"] == ["waitbus"]
+    assert doc["mcp_commands"] == {"waitbus": str(Path(WAITBUS).with_name("waitbus-mcp"))}
+
+
+@pytest.mark.timeout(60)
+def test_an_mcp_command_that_is_not_installed_is_a_problem(tmp_path):
+    out = run(path=str(tmp_path))  # a PATH without waitbus-mcp: the user has not installed the stack
+    assert out.returncode == 1, out.stdout
+    assert "$.mcpServers.waitbus.command: 'waitbus-mcp' is not an executable on PATH" in out.stderr
+    assert "uv tool install" in out.stderr
 
 
 def test_the_repository_manifest_says_what_the_plugin_is():
     data = json.loads(manifest(REPO).read_text())
     assert data["name"] == "waitbus" and data["version"] == "0.1.0"
     assert data["description"] and data["author"]["name"]
-    assert data["mcpServers"] == {"waitbus": {"command": "uvx", "args": ["--from", "waitbus-mcp", "waitbus-mcp"]}}
+    # what the user installed (README, Install), never a fetch by name from an index
+    assert data["mcpServers"] == {"waitbus": {"command": "waitbus-mcp", "args": []}}
     assert data["skills"] == "./plugin/skills/" and data["commands"] == "./plugin/commands/"
 
 

@@ -6,7 +6,8 @@ plugin layout: JSON that parses into an object; `name`, `version`, `description`
 needs the rest); a kebab-case name; a semantic version; component paths relative to the
 plugin root (`./...`, no `..`) that exist; every skill a `<dir>/SKILL.md` whose front matter
 has a valid `name` and a `description`; every command a `.md` file whose front matter has a
-`description`; every MCP server a `command` (stdio) or a `url` (http/sse). Each problem is
+`description`; every MCP server a `command` (stdio) that is installed (an absolute path, or
+a name found on PATH, as Claude Code will start it) or a `url` (http/sse). Each problem is
 printed with its JSON path (`$.mcpServers.waitbus.command`).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,7 @@ class Report:
     skills: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     mcp_servers: list[str] = field(default_factory=list)
+    mcp_commands: dict[str, str] = field(default_factory=dict)  # server -> the executable it starts
     name: str | None = None
     version: str | None = None
 
@@ -278,12 +281,28 @@ def _check_mcp_servers(report: Report, value: Any) -> None:
         if not isinstance(command, str) or not command.strip():
             got = "missing" if command is None else f"got {_type_name(command)} {command!r}"
             report.problem(f"{at}.command", f"a stdio server needs a non-empty command string; {got}")
+        else:
+            _check_command_installed(report, f"{at}.command", name, command)
         args = server.get("args", [])
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             report.problem(f"{at}.args", "must be an array of strings")
         env = server.get("env", {})
         if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
             report.problem(f"{at}.env", "must be an object of string values")
+
+
+def _check_command_installed(report: Report, where: str, server: str, command: str) -> None:
+    """The executable Claude Code will start: an absolute path, or a name on PATH."""
+    found = shutil.which(command)
+    if found is None:
+        hint = (
+            "install the waitbus stack (README, Install: `uv tool install ... dist/waitbus-<version>-*.whl`)"
+            if command == "waitbus-mcp"
+            else "install it, or name its absolute path"
+        )
+        report.problem(where, f"{command!r} is not an executable on PATH: {hint}")
+        return
+    report.mcp_commands[server] = str(Path(found).absolute())
 
 
 def check_manifest(data: Any, report: Report) -> None:
@@ -389,6 +408,7 @@ def run(path: Path | None, as_json: bool) -> int:
             "skills": report.skills,
             "commands": report.commands,
             "mcp_servers": report.mcp_servers,
+            "mcp_commands": report.mcp_commands,
             "problems": [{"path": p, "message": m} for p, m in report.problems],
             "warnings": [{"path": p, "message": m} for p, m in report.warnings],
         }
