@@ -8,10 +8,14 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 _HERE = Path(__file__).resolve().parent
 _TESTS = _HERE.parent / "tests"
 _HELPERS = {
     # polling for a process's visible effect (faults, bridge)
+    # `make dist` once per session and fresh, hermetic install environments (dist, bridge)
+    "waitbus_dist": _HERE / "_dist.py",
     "waitbus_waiting": _HERE / "_waiting.py",
     # tests/github's stand-ins and payload loaders (sources, faults)
     "waitbus_github_test_support": _TESTS / "github" / "support.py",
@@ -38,3 +42,22 @@ for _name, _path in _HELPERS.items():
         assert _spec is not None and _spec.loader is not None
         sys.modules[_name] = importlib.util.module_from_spec(_spec)
         _spec.loader.exec_module(sys.modules[_name])
+
+
+@pytest.fixture(scope="session")
+def dist_caches(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uv and pip caches every install test of this session shares (never the real ~)."""
+    return tmp_path_factory.mktemp("dist-caches")
+
+
+@pytest.fixture(scope="session")
+def dist_dir(tmp_path_factory: pytest.TempPathFactory, dist_caches: Path) -> Path:
+    """`make dist` of this checkout's HEAD (a clean clone, tagged there), built once per session."""
+    import waitbus_dist
+
+    root = tmp_path_factory.mktemp("release")
+    env = waitbus_dist.Home(root / "user", dist_caches).env()
+    checkout = waitbus_dist.clone(root / "checkout", env)
+    built = waitbus_dist.make_dist(checkout, root / "dist", env)
+    assert built.returncode == 0, f"make dist failed:\n{built.stdout}\n{built.stderr}"
+    return root / "dist"

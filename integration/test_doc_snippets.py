@@ -218,9 +218,9 @@ SPECS: dict[str, Spec] = {
     "waitbus install-credentials emit-token        # once; paste the token (then restart the listener)": Spec(
         stdin="t0ken\n"
     ),
-    "waitbus mcp serve                           # where the waitbus CLI is installed (same server, same "
-    "options)": runs(),
-    ".venv/bin/waitbus-mcp                       # from a checkout (after `make venv`)": runs(cwd="repo"),
+    "waitbus mcp serve                                      # where the waitbus CLI is installed (same server, "
+    "same options)": runs(),
+    ".venv/bin/waitbus-mcp                                  # from a checkout (after `make venv`)": runs(cwd="repo"),
 }
 
 

@@ -85,5 +85,8 @@ def test_the_door_says_so_when_waitbus_mcp_is_not_installed():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False
     )
     assert out.returncode == 2, out.stdout + out.stderr
-    assert "waitbus-mcp is not installed" in out.stderr and "uvx --from waitbus-mcp waitbus-mcp" in out.stderr
+    assert (
+        "waitbus-mcp is not installed" in out.stderr
+        and "uvx --find-links dist --from waitbus-mcp waitbus-mcp" in out.stderr
+    )
     assert out.stdout == "" and "Traceback" not in out.stderr

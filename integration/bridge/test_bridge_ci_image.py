@@ -1,7 +1,8 @@
-"""A CI image with only waitbus-sources-pytest and waitbus-bridge-nats installed (a fresh
-venv from wheels built from this checkout; third-party wheels from `pip download`) runs a
-real pytest session and `waitbus-bridge-nats --drain`; a `waitbus wait` on a developer's
-stack, bridged to the same nats-server, unblocks on that session."""
+"""A CI image with only waitbus-sources-pytest and waitbus-bridge-nats installed (the README's
+CI-image command, run verbatim in a fresh venv from a fresh `make dist`: user path (c) of
+integration/dist/test_install_paths.py) runs a real pytest session and
+`waitbus-bridge-nats --drain`; a `waitbus wait` on a developer's stack, bridged to the same
+nats-server, unblocks on that session."""
 
 from __future__ import annotations
 
@@ -10,20 +11,28 @@ import subprocess
 import tempfile
 
 import pytest
+import waitbus_dist as wd
 import waitbus_src_pytest_packaging as pk
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 CI_DISTS = ("waitbus-wire", "waitbus-store", "waitbus-sdk", "waitbus-sources-pytest", "waitbus-bridge-nats")
+CI_IMAGE = "pip install --find-links dist waitbus-sources-pytest waitbus-bridge-nats"  # the README's, verbatim
 
 
-def test_a_ci_image_publishes_a_pytest_session_that_unblocks_a_wait_elsewhere(tmp_path, nats_server, stack_factory):
-    wheels = pk.build_wheels(tmp_path / "wheels", CI_DISTS)
-    third = pk._download(tmp_path / "third-party", pk.third_party_of(CI_DISTS))
-    python = pk._venv(tmp_path / "venv", [wheels, third], "waitbus-sources-pytest", "waitbus-bridge-nats")
-    installed = pk._installed(python)
+def test_a_ci_image_publishes_a_pytest_session_that_unblocks_a_wait_elsewhere(
+    tmp_path, nats_server, stack_factory, dist_dir, dist_caches
+):
+    assert CI_IMAGE in (wd.REPO / "README.md").read_text()
+    home = wd.Home(tmp_path / "ci-user", dist_caches)
+    venv_bin = wd.new_venv(home.root / "venv", home.env())
+    work = wd.fresh_dist_link(tmp_path / "work", dist_dir)
+    done = wd.run(CI_IMAGE, home.env(venv_bin), cwd=work)
+    assert done.returncode == 0, done.stdout + done.stderr
+    python = venv_bin / "python"
+    installed = set(wd.installed(python, home.env(venv_bin)))
     assert not installed & pk.FORBIDDEN, sorted(installed & pk.FORBIDDEN)
-    assert {d for d in installed if d.startswith("waitbus")} == set(CI_DISTS)
+    assert wd.assert_ours(wd.installed(python, home.env(venv_bin)), dist_dir) == set(CI_DISTS)
     check = pk._run([str(python), "-m", "pip", "check"], timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
 

@@ -263,8 +263,9 @@ def register(app: typer.Typer) -> None:
         # Not imported: the CLI does not depend on waitbus-mcp. The server replaces this process.
         if importlib.util.find_spec("waitbus_mcp") is None:
             print(
-                "waitbus mcp serve: waitbus-mcp is not installed here; install it (pip install waitbus-mcp) "
-                "or run `uvx --from waitbus-mcp waitbus-mcp`. Nothing was started.",
+                "waitbus mcp serve: waitbus-mcp is not installed here; install it (pip install --find-links dist "
+                "waitbus-mcp) or run `uvx --find-links dist --from waitbus-mcp waitbus-mcp` from a release's dist/ "
+                "folder. Nothing was started.",
                 file=sys.stderr,
             )
             raise typer.Exit(_exit.USAGE)

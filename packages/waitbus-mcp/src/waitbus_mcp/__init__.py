@@ -1,6 +1,6 @@
 """waitbus-mcp: the waitbus event bus as an MCP stdio server.
 
-Run it with `waitbus-mcp` (or `uvx --from waitbus-mcp waitbus-mcp`, or `waitbus mcp serve`).
+Run it with `waitbus-mcp` (or `uvx --find-links dist --from waitbus-mcp waitbus-mcp`, or `waitbus mcp serve`).
 Tools: status, recent_events, tail_events, wait_for, emit, request, respond, inbox.
 Resources: waitbus://event/{event_id} (fenced, 64 KiB), waitbus://event/{event_id}/raw and
 waitbus://source/{name} (subscribable). See docs/mcp.md.
