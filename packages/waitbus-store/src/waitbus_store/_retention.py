@@ -11,9 +11,11 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
+from ._reserve import ensure_reserve, release_reserve
 from ._store import Store, _explain
 
 BATCH_ROWS = 5000
+TIGHT_BATCH_ROWS = 200  # on a full disk: small deletes, each checkpointed
 
 
 class PruneResult(NamedTuple):
@@ -76,19 +78,33 @@ def prune(
             through = (str(found[0]), int(found[1])) if found else None
         remaining = store.count() - (target if dry_run else 0)
         return PruneResult(target, remaining, size_before, size_before, dry_run, through)
-    done = 0
+    done, batch, tight = 0, BATCH_ROWS, False
     try:
         while done < target:
-            n = min(BATCH_ROWS, target - done)
-            conn.execute("DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)", (n,))
+            n = min(batch, target - done)
+            try:
+                conn.execute("DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)", (n,))
+            except sqlite3.OperationalError as exc:
+                # A full disk: give back the reserve once, then delete in small steps,
+                # each checkpointed so the WAL never needs more than a little room.
+                if "full" not in str(exc) or tight or not release_reserve(store.path):
+                    raise
+                tight, batch = True, TIGHT_BATCH_ROWS
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                continue
             done += n
+            if tight:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             if progress:
                 progress(done, target)
         # Not execute(): it steps a statement without result columns once, and each
         # step of incremental_vacuum frees one page. executescript runs it to the end.
         conn.executescript("PRAGMA incremental_vacuum;")
+        if tight:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file shrinks now, so the reserve fits again
     except sqlite3.Error as exc:
         raise _explain(exc, store.path) from None
+    ensure_reserve(store.path)
     # A size limit is estimated from the average row; finish it off if still over.
     if max_bytes is not None and store.count() and store.size_bytes() > max_bytes:
         done += prune(store, max_bytes=max_bytes, progress=progress).deleted

@@ -51,7 +51,8 @@ def explain(exc: sqlite3.Error, path: str) -> StoreError:
     text = str(exc)
     if "full" in text:
         return StoreError(
-            f"cannot write {path}: disk or database is full ({text}); free space or run `waitbus db prune`"
+            f"cannot write {path}: disk or database is full ({text}); run `waitbus db prune` (it works on a full"
+            " disk: it uses the space the log keeps in reserve) or free space"
         )
     if "locked" in text or "busy" in text:
         return StoreError(f"{path} stayed locked for {BUSY_TIMEOUT_S:.0f}s by another writer ({text}); retry")
@@ -107,6 +108,10 @@ class Store:
             # this higher limit is only the safety net for when no hub runs.
             conn.execute(f"PRAGMA wal_autocheckpoint = {PRODUCER_AUTOCHECKPOINT_PAGES}")
             self.schema_before, self.schema_version = migrate(conn, self.path)
+            if self.schema_before == 0:  # a new log: keep space back for `waitbus db prune`
+                from ._reserve import ensure_reserve
+
+                ensure_reserve(self.path)
         except SchemaError as exc:
             conn.close()
             raise StoreError(str(exc)) from None
