@@ -29,8 +29,7 @@ class Metrics:
 
 
 def serve_metrics(port: int, metrics: Metrics, subscribers: Callable[[], int]) -> None:
-    """Expose the counters on 127.0.0.1:port/metrics (a daemon thread)."""
-    from prometheus_client import start_http_server
+    """Expose the counters on 127.0.0.1:port/metrics (a daemon thread, _metrics_http)."""
     from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
     class _Collector:
@@ -63,4 +62,6 @@ def serve_metrics(port: int, metrics: Metrics, subscribers: Callable[[], int]) -
             )
 
     REGISTRY.register(_Collector())
-    start_http_server(port, addr="127.0.0.1")
+    from ._metrics_http import start_metrics_server
+
+    start_metrics_server(port)
