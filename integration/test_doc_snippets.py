@@ -136,6 +136,11 @@ SPECS: dict[str, Spec] = {
         "make: test (event fs_change)", stubs=("make",)
     ),
     "waitbus read-events watch": runs("docker_container"),
+    # docs/emitters.md
+    'waitbus emit ci deploy env=\'"staging"\' ok=true --summary "staging deploy finished" --delivery-id '
+    "deploy-1234": Spec(),
+    "make -v >/dev/null; waitbus emit shell command_done cmd='\"make -v\"' exit_code=$? --summary "
+    '"make -v exited"': Spec(),
     # docs/agent-messaging.md
     "docs/agent-messaging.md:from waitbus import respond, wait_for": Spec(),
     "waitbus emit agent agent_message msg_to='\"linter\"' msg_from='\"me\"' \\": Spec(),
