@@ -260,3 +260,21 @@ def await_subscribers(waitbus_env: dict[str, str]) -> Callable[[int], None]:
             time.sleep(0.02)
 
     return wait
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's very last line: how many tests skipped, grouped by reason (each reason
+    names the peer to install or the script that installs it)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or not hasattr(reporter, "stats"):
+        return
+    reasons: dict[str, int] = {}
+    for report in reporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr).removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if not reasons:
+        reporter.write_line("waitbus: nothing skipped")
+        return
+    parts = [f"{n} x {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])]
+    reporter.write_line(f"waitbus: {sum(reasons.values())} skipped: " + "; ".join(parts))

@@ -18,6 +18,21 @@ import pytest
 
 from waitbus_store import resolve_paths
 
+
+@pytest.fixture(autouse=True)
+def closed_listener_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """The listener port doctor probes: one this test holds bound but never listens on, so
+    nothing answers there (the default 9000 may be anyone's on a shared machine)."""
+    import socket
+
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    port = int(held.getsockname()[1])
+    monkeypatch.setenv("WAITBUS_LISTENER__PORT", str(port))
+    yield port
+    held.close()
+
+
 WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 
 

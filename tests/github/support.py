@@ -25,7 +25,12 @@ import pytest
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
 STANDIN = HERE / "github_api_standin.py"
-PEER_DIR = Path(os.environ.get("WAITBUS_GITHUB_PEER_DIR", "/opt/waitbus-peers/github"))
+# tools/peers/github.sh installs here: /opt as root, else the checkout's git-ignored .peers/
+_PEER_DIRS = [Path("/opt/waitbus-peers/github"), HERE.parents[1] / ".peers" / "github"]
+PEER_DIR = Path(
+    os.environ.get("WAITBUS_GITHUB_PEER_DIR")
+    or next((d for d in _PEER_DIRS if (d / "node_modules").is_dir()), _PEER_DIRS[0])
+)
 EXAMPLES = PEER_DIR / "node_modules" / "@octokit" / "webhooks-examples" / "api.github.com" / "index.json"
 # Loopback only: never through an http_proxy from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

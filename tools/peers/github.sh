@@ -3,11 +3,13 @@
 # npm package @octokit/webhooks-examples (real workflow_run / workflow_job bodies as
 # GitHub sends them). There is no GitHub here; the integration tests sign these bodies
 # with HMAC-SHA256 as GitHub does and POST them to the real listener.
-# Installs into /opt/waitbus-peers/github (override with WAITBUS_GITHUB_PEER_DIR).
+# Installs into /opt/waitbus-peers/github as root, else into the checkout's git-ignored
+# .peers/github (override with WAITBUS_GITHUB_PEER_DIR): npm needs no root.
 # Idempotent: does nothing when the package is already there.
 set -euo pipefail
 
-dest="${WAITBUS_GITHUB_PEER_DIR:-/opt/waitbus-peers/github}"
+if [ "$(id -u)" = 0 ]; then default=/opt/waitbus-peers/github; else default="$(cd "$(dirname "$0")/../.." && pwd)/.peers/github"; fi
+dest="${WAITBUS_GITHUB_PEER_DIR:-$default}"
 pkg="$dest/node_modules/@octokit/webhooks-examples"
 
 if [ -f "$pkg/package.json" ]; then
