@@ -19,7 +19,7 @@ import pytest
 from waitbus_store import resolve_paths
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def closed_listener_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """The listener port doctor probes: one this test holds bound but never listens on, so
     nothing answers there (the default 9000 may be anyone's on a shared machine)."""
@@ -200,7 +200,7 @@ SECRET_VALUES = {"github-webhook-secret": "gh-VALUE-aaa111", "alertmanager-hmac"
 
 
 @pytest.fixture
-def on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closed_listener_port: int) -> None:
     """`waitbus` on PATH, and a `systemctl` stand-in that has no user bus, so the real
     user manager is never asked."""
     bin_dir = tmp_path / "bin"
