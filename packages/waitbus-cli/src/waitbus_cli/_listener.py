@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._errors import CliError
-from ._listener_limits import REQUEST_TIMEOUT_S, RETRY_AFTER_S, BodyBudget, Deadlines
+from ._listener_limits import REQUEST_TIMEOUT_S, RETRY_AFTER_S, BodyBudget, Deadlines, HeaderBudget
 
 if TYPE_CHECKING:
     from waitbus import HttpRequest, HttpResponse, SourceSpec
@@ -247,6 +247,15 @@ class _Handler(BaseHTTPRequestHandler):
             super().handle_one_request()
         finally:
             deadlines.disarm(self.connection)
+
+    def parse_request(self) -> bool:
+        # The headers are read within one budget, not the stdlib's 100 lines of 64 KiB each.
+        rfile = self.rfile
+        self.rfile = HeaderBudget(rfile)  # type: ignore[assignment]  # parse_headers needs readline only
+        try:
+            return super().parse_request()
+        finally:
+            self.rfile = rfile
 
     def finish(self) -> None:
         deadlines = self.server.listener.deadlines

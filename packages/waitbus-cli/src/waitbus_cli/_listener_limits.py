@@ -8,13 +8,31 @@ must read before anyone can tell whether they are signed.
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import time
+from io import BufferedIOBase
 
 REQUEST_TIMEOUT_S = 30.0  # default whole-request deadline (listener.request_timeout)
 BODY_BUDGET = 32 * 1024 * 1024  # body bytes read at once, over all connections, before auth
 RETRY_AFTER_S = 1  # what a sender refused by the budget is told to wait
+HEADER_BYTES = 64 * 1024  # all header lines of one request (the stdlib allows 100 x 64 KiB)
+
+
+class HeaderBudget:
+    """The request's stream as the header parser sees it: past HEADER_BYTES in all, the
+    next line raises LineTooLong, which the stdlib answers with 431."""
+
+    def __init__(self, raw: BufferedIOBase, limit: int = HEADER_BYTES) -> None:
+        self.raw, self.left = raw, limit
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self.raw.readline(size)
+        self.left -= len(line)
+        if self.left < 0:
+            raise http.client.LineTooLong(f"header section over {HEADER_BYTES} bytes")
+        return line
 
 
 class BodyBudget:
