@@ -306,16 +306,16 @@ def _load(duck: Any, reader: Reader, report: Any) -> int:
     duck.execute(f"CREATE TABLE events ({', '.join(f'{k} {v}' for k, v in _DUCK_COLUMNS.items())}, ts TIMESTAMP)")
     total = reader.count()
     done = 0
-    rows = reader.rows(batch=20_000)
+    rows = reader.scan(batch=20_000)
     with tempfile.TemporaryDirectory(prefix="waitbus-analyze-") as tmp:
         chunk = Path(tmp) / "chunk.jsonl"
         while batch := list(islice(rows, 20_000)):
             with chunk.open("wb") as out:
-                for r in batch:
-                    frame = r.to_frame()
-                    kind, name = entity_of(frame, keys)
-                    failed = is_failure(frame.source, frame.fields)
-                    values = (*r[:9], frame.fields, f"{frame.source} {kind} {name}", failed)
+                for seq, f in batch:
+                    kind, name = entity_of(f, keys)
+                    entity, failed = f"{f.source} {kind} {name}", is_failure(f.source, f.fields)
+                    row = (seq, f.event_id, f.source, f.event_type, f.owner, f.repo, f.received_at, f.delivery_id)
+                    values = (*row, f.summary, f.fields, entity, failed)
                     out.write(enc.encode(dict(zip(names, values, strict=True))) + b"\n")
             duck.execute(
                 "INSERT INTO events SELECT *, make_timestamp(received_at // 1000) "

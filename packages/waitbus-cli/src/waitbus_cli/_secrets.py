@@ -3,13 +3,10 @@ atomic replace (waitbus_store reads it). Values never go through argv and are ne
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
-from waitbus_store import SecretsError, read_secrets
+from waitbus_store import SecretsError, read_secrets, write_json_atomic
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 KNOWN = {
@@ -35,18 +32,7 @@ def store_secret(path: Path, name: str, value: str) -> bool:
     data = read_secrets(path)
     rotated = name in data
     data[name] = value
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secrets-", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, data, indent=2)
     return rotated
 
 

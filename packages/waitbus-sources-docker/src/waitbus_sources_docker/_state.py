@@ -12,8 +12,6 @@ can repeat an emit() call but never store an event twice.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,23 +124,6 @@ def load(path: Path) -> tuple[Cursor, str | None]:
 
 def save(path: Path, cursor: Cursor) -> None:
     """Write-to-temp, fsync, rename: a crash leaves the old cursor or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    data = json.dumps(cursor.to_json(), separators=(",", ":")).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
+    from waitbus_store import write_json_atomic
+
+    write_json_atomic(path, cursor.to_json(), indent=None)

@@ -6,7 +6,6 @@ import fcntl
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,17 +37,9 @@ def load_state(path: Path, version: int) -> dict[str, Any]:
 def save_state(path: Path, data: dict[str, Any]) -> None:
     """Write `data` as JSON so a reader sees the old file or the new one, never a torn
     one: a temp file in the same dir, fsync, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from waitbus_store import write_json_atomic
+
+    write_json_atomic(path, data)
 
 
 @contextmanager

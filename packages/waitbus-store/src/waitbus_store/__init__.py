@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ._entity import EntityBoard, EntityKeys, EntityState, entity_key, entity_of, is_failure, state_of
     from ._errors import ConfigError, StoreBaseError
     from ._identity import bus_id
+    from ._jsonfile import write_json_atomic
     from ._logfile import LOG_BACKUPS, LOG_FILE_ENV, LOG_MAX_BYTES, bound_log, bound_log_from_env
     from ._paths import PathError, Paths, resolve_paths
     from ._peer import ForeignPeer, check_peer, peer_pid, peer_uid
@@ -86,6 +87,7 @@ _WHERE = {
     "Store": "_store",
     "StoreError": "_store",
     "connect_readonly": "_store",
+    "write_json_atomic": "_jsonfile",
     "explain": "_store",
     "schema_status": "_store",
 }
@@ -141,6 +143,7 @@ __all__ = [
     "schema_status",
     "state_dir",
     "state_of",
+    "write_json_atomic",
 ]
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ._row import Row
 from ._schema import SchemaError, check_ours, current_version
-from ._store import _COLUMNS, StoreError, _explain, connect_readonly
+from ._store import _COLUMNS, StoreError, _explain, _Handle, connect_readonly
 
 if TYPE_CHECKING:
     from waitbus_wire import EventFrame
@@ -33,7 +33,7 @@ class TypeSummary(NamedTuple):
     last_ns: int
 
 
-class Reader:
+class Reader(_Handle):
     """A read-only handle on the log (opened `mode=ro` with `query_only`): it cannot
     write, hold the write lock, or create files. Not thread-safe: one per thread."""
 
@@ -42,90 +42,34 @@ class Reader:
         self._conn = conn
         self.schema_version = schema_version
 
-    # -- plumbing --------------------------------------------------------------
-
-    def _all(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        try:
-            return self._conn.execute(sql, tuple(args)).fetchall()
-        except sqlite3.Error as exc:
-            raise _explain(exc, self.path) from None
-
-    def _one(self, sql: str, args: Sequence[object] = ()) -> tuple[Any, ...] | None:
-        rows = self._all(sql, args)
-        return rows[0] if rows else None
-
     @property
     def connection(self) -> sqlite3.Connection:
         """The read-only connection, for the user's own SQL (`waitbus events query`)
         only: every other query on the log belongs in this class."""
         return self._conn
 
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> Reader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- single values ---------------------------------------------------------
-
-    def head(self) -> tuple[int, str] | None:
-        """(seq, event_id) of the newest event, or None for an empty log."""
-        row = self._one("SELECT seq, event_id FROM events ORDER BY seq DESC LIMIT 1")
-        return (int(row[0]), str(row[1])) if row else None
 
     def count(self, *, source: str | None = None, after: int = 0, upto: int | None = None) -> int:
         """Events (of `source`) with after < seq <= upto."""
         where, args = _where(after=after, upto=upto, source=source)
-        row = self._one(f"SELECT count(*) FROM events WHERE {where}", args)
-        return int(row[0]) if row else 0
-
-    def seq_at_or_before(self, event_id: str) -> int:
-        """The seq a commit-order read starts after: the newest event whose id sorts at
-        or before `event_id` (0 if none). The id need not be stored (a time floor)."""
-        row = self._one("SELECT seq FROM events WHERE event_id <= ? ORDER BY event_id DESC LIMIT 1", (event_id,))
+        row = self._first(f"SELECT count(*) FROM events WHERE {where}", args)
         return int(row[0]) if row else 0
 
     def get(self, event_id: str) -> tuple[EventFrame, bytes | None] | None:
         """One event and its raw payload, by id."""
-        row = self._one(f"SELECT {_COLUMNS}, payload FROM events WHERE event_id = ?", (event_id,))
-        if row is None:
-            return None
-        payload = row[-1]
-        return Row._make(row[:-1]).to_frame(), (bytes(payload) if payload is not None else None)
+        found = self._stored(event_id)
+        return (found[0].to_frame(), found[1]) if found else None
 
     def first(self) -> EventFrame | None:
-        row = self._one(f"SELECT {_COLUMNS} FROM events ORDER BY seq LIMIT 1")
+        row = self._first(f"SELECT {_COLUMNS} FROM events ORDER BY seq LIMIT 1")
         return Row._make(row).to_frame() if row else None
 
     def last(self) -> EventFrame | None:
-        row = self._one(f"SELECT {_COLUMNS} FROM events ORDER BY seq DESC LIMIT 1")
+        row = self._first(f"SELECT {_COLUMNS} FROM events ORDER BY seq DESC LIMIT 1")
         return Row._make(row).to_frame() if row else None
 
     # -- many events -----------------------------------------------------------
-
-    def rows(
-        self,
-        after: int = 0,
-        *,
-        upto: int | None = None,
-        source: str | None = None,
-        event_types: Sequence[str] = (),
-        since_ns: int | None = None,
-        batch: int = 1000,
-    ) -> Iterator[Row]:
-        """Stored rows with after < seq <= upto in commit order, read in batches so a
-        long log never sits in memory."""
-        while True:
-            where, args = _where(after=after, upto=upto, source=source, event_types=event_types, since_ns=since_ns)
-            rows = self._all(f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY seq LIMIT ?", [*args, batch])
-            for raw in rows:
-                yield Row._make(raw)
-            if len(rows) < batch:
-                return
-            after = int(rows[-1][0])
 
     def scan(
         self,
@@ -138,8 +82,8 @@ class Reader:
         batch: int = 1000,
     ) -> Iterator[tuple[int, EventFrame]]:
         """(seq, frame) of each event with after < seq <= upto, in commit order."""
-        for row in self.rows(after, upto=upto, source=source, event_types=event_types, since_ns=since_ns, batch=batch):
-            yield row.seq, row.to_frame()
+        where, args = _where(upto=upto, source=source, event_types=event_types, since_ns=since_ns)
+        return self._walk(where, args, "seq > ?", "ASC", after, batch)
 
     def recent(
         self,
@@ -153,20 +97,23 @@ class Reader:
         """(seq, frame) of each event, newest first (stop iterating to stop reading):
         only `source`/`event_type`, committed after the event id `after_id`, received
         at or after `since_ns`."""
-        before = 1 << 62
         types = (event_type,) if event_type is not None else ()
+        where, args = _where(source=source, event_types=types, since_ns=since_ns, after_id=after_id)
+        return self._walk(where, args, "seq < ?", "DESC", 1 << 62, batch)
+
+    def _walk(
+        self, where: str, args: list[object], step: str, order: str, cursor: int, batch: int
+    ) -> Iterator[tuple[int, EventFrame]]:
+        """Rows matching `where`, `batch` at a time, each batch starting past the last."""
+        query = f"SELECT {_COLUMNS} FROM events WHERE {where} AND {step} ORDER BY seq {order} LIMIT ?"
         while True:
-            where, args = _where(source=source, event_types=types, since_ns=since_ns, after_id=after_id)
-            rows = self._all(
-                f"SELECT {_COLUMNS} FROM events WHERE {where} AND seq < ? ORDER BY seq DESC LIMIT ?",
-                [*args, before, batch],
-            )
+            rows = self._all(query, [*args, cursor, batch])
             for raw in rows:
                 row = Row._make(raw)
                 yield row.seq, row.to_frame()
             if len(rows) < batch:
                 return
-            before = int(rows[-1][0])
+            cursor = int(rows[-1][0])
 
     # -- summaries -------------------------------------------------------------
 
@@ -228,30 +175,29 @@ class Reader:
 
 def _where(
     *,
-    after: int = 0,
+    after: int | None = None,
     upto: int | None = None,
     source: str | None = None,
     event_types: Sequence[str] = (),
     since_ns: int | None = None,
     after_id: str | None = None,
 ) -> tuple[str, list[object]]:
-    clauses: list[str] = ["seq > ?"]
-    args: list[object] = [after]
-    if upto is not None:
-        clauses.append("seq <= ?")
-        args.append(upto)
-    if source is not None:
-        clauses.append("source = ?")
-        args.append(source)
+    given = [
+        (clause, value)
+        for clause, value in (
+            ("seq > ?", after),
+            ("seq <= ?", upto),
+            ("source = ?", source),
+            ("received_at >= ?", since_ns),
+            ("event_id > ?", after_id),
+        )
+        if value is not None
+    ]
+    clauses = ["1 = 1", *(clause for clause, _ in given)]
+    args: list[object] = [value for _, value in given]
     if event_types:
         clauses.append(f"event_type IN ({','.join('?' * len(event_types))})")
         args.extend(event_types)
-    if since_ns is not None:
-        clauses.append("received_at >= ?")
-        args.append(since_ns)
-    if after_id is not None:
-        clauses.append("event_id > ?")
-        args.append(after_id)
     return " AND ".join(clauses), args
 
 

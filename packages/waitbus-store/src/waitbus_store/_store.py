@@ -22,7 +22,8 @@ from ._schema import SCHEMA_VERSION, SchemaError, check_ours, current_version, m
 # Every producer process imports this module: it loads neither typing nor pathlib.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, NamedTuple
+    from collections.abc import Sequence
+    from typing import Any, NamedTuple, Self
 
     from ._row import Row
 
@@ -80,7 +81,58 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.002)
 
 
-class Store:
+class _Handle:
+    """A connection to the log and the plumbing every handle shares: reads that raise
+    StoreError with the store's advice, never sqlite3's errors."""
+
+    path: str
+    _conn: sqlite3.Connection
+
+    def _all(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, tuple(args)).fetchall()
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from None
+
+    def _first(self, sql: str, args: Sequence[object] = ()) -> tuple[Any, ...] | None:
+        rows = self._all(sql, args)
+        return rows[0] if rows else None
+
+    def head(self) -> tuple[int, str] | None:
+        """(seq, event_id) of the newest event, or None for an empty log."""
+        row = self._first("SELECT seq, event_id FROM events ORDER BY seq DESC LIMIT 1")
+        return (int(row[0]), str(row[1])) if row else None
+
+    def seq_at_or_before(self, event_id: str) -> int:
+        """The seq of the newest event whose id sorts at or before `event_id` (0 if
+        none). Works for ids that were never stored, e.g. a time floor."""
+        row = self._first("SELECT seq FROM events WHERE event_id <= ? ORDER BY event_id DESC LIMIT 1", (event_id,))
+        return int(row[0]) if row else 0
+
+    def _stored(self, event_id: str) -> tuple[Row, bytes | None] | None:
+        row = self._first(f"SELECT {_COLUMNS}, payload FROM events WHERE event_id = ?", (event_id,))
+        if row is None:
+            return None
+        from ._row import Row
+
+        payload = row[-1]
+        return Row._make(row[:-1]), (bytes(payload) if payload is not None else None)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Store(_Handle):
     """A read-write handle on the log. Not thread-safe: one per thread/process."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
@@ -181,21 +233,6 @@ class Store:
     # Every read raises StoreError, not sqlite3's errors, when the file cannot be read
     # (a corrupt page, an I/O error): callers report it with the store's advice.
 
-    def _all(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        try:
-            return self._conn.execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise _explain(exc, self.path) from None
-
-    def _first(self, sql: str, args: tuple[object, ...] = ()) -> tuple[Any, ...] | None:
-        rows = self._all(sql, args)
-        return rows[0] if rows else None
-
-    def head(self) -> tuple[int, str] | None:
-        """(seq, event_id) of the newest event, or None for an empty log."""
-        row = self._first("SELECT seq, event_id FROM events ORDER BY seq DESC LIMIT 1")
-        return (int(row[0]), str(row[1])) if row else None
-
     def read_after(self, seq: int, limit: int = 1000, *, upto: int | None = None) -> list[Row]:
         """Events with seq > `seq` (and <= `upto`), in commit order."""
         if upto is None:
@@ -208,21 +245,9 @@ class Store:
 
         return [Row._make(r) for r in rows]
 
-    def seq_at_or_before(self, event_id: str) -> int:
-        """The seq of the newest event whose id sorts at or before `event_id` (0 if
-        none). Works for ids that were never stored, e.g. a time floor."""
-        row = self._first("SELECT seq FROM events WHERE event_id <= ? ORDER BY event_id DESC LIMIT 1", (event_id,))
-        return int(row[0]) if row else 0
-
     def get(self, event_id: str) -> tuple[Row, bytes | None] | None:
         """One event and its raw payload, by id."""
-        row = self._first(f"SELECT {_COLUMNS}, payload FROM events WHERE event_id = ?", (event_id,))
-        if row is None:
-            return None
-        payload = row[-1]
-        from ._row import Row
-
-        return Row._make(row[:-1]), (bytes(payload) if payload is not None else None)
+        return self._stored(event_id)
 
     def checkpoint(self) -> None:
         """Copy the WAL back into the database without blocking writers (PASSIVE)."""
@@ -259,19 +284,6 @@ class Store:
             raise _explain(exc, self.path) from None
 
     # -- housekeeping ----------------------------------------------------------
-
-    @property
-    def connection(self) -> sqlite3.Connection:
-        return self._conn
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def schema_status(path: str | os.PathLike[str]) -> tuple[int, int]:
