@@ -12,7 +12,7 @@ UV := $(shell command -v uv 2>/dev/null)
 EXTRA_REQUIREMENTS := examples/agents/requirements.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test peers lint typecheck unit integration bench dist clean
+.PHONY: venv demo hero hero-record test peers lint typecheck unit integration bench dist clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,16 @@ endif
 
 demo: venv
 	$(BIN)/waitbus demo
+
+# The two-framework agent demo beside a live `waitbus top`, in tmux panes (offline).
+hero: venv
+	examples/agents/hero.sh
+
+# Re-record docs/hero.cast with asciinema (a recording tool, never a package dependency).
+hero-record: venv
+	$(BIN)/python -m pip install -q "asciinema>=2.4,<3"
+	TERM=xterm-256color HERO_EXIT_AFTER=4 HERO_COLS=160 HERO_ROWS=45 \
+		$(BIN)/asciinema rec --overwrite -q --cols 160 --rows 45 -c examples/agents/hero.sh docs/hero.cast
 
 lint: venv
 	$(BIN)/ruff check .

@@ -32,8 +32,16 @@ waitbus() { "$PY" -m waitbus_cli "$@"; }
 banner() { printf '\n=== %s\n' "$*"; }
 
 # A private bus: AF_UNIX paths are short, so the runtime dir lives under /tmp.
-state_dir="$(mktemp -d "${TMPDIR:-/tmp}/waitbus-demo-state.XXXXXX")"
-runtime_dir="$(mktemp -d /tmp/wbdemo.XXXXXX)"
+# DEMO_BUS=shared: use the bus the WAITBUS_* dirs already name, with its running hub
+# (examples/agents/hero.sh runs `waitbus top` on it beside this demo).
+shared=""
+if [[ ${DEMO_BUS:-} == shared ]]; then
+    shared=1
+    state_dir="$WAITBUS_STATE_DIR" runtime_dir="$WAITBUS_RUNTIME_DIR"
+else
+    state_dir="$(mktemp -d "${TMPDIR:-/tmp}/waitbus-demo-state.XXXXXX")"
+    runtime_dir="$(mktemp -d /tmp/wbdemo.XXXXXX)"
+fi
 export WAITBUS_STATE_DIR="$state_dir" WAITBUS_RUNTIME_DIR="$runtime_dir" WAITBUS_NO_AUTOSTART=1
 
 hub_pid="" lg_pid="" pai_pid=""
@@ -46,15 +54,19 @@ cleanup() {
     for pid in $lg_pid $pai_pid $hub_pid; do
         wait "$pid" 2>/dev/null || true
     done
-    rm -rf "$state_dir" "$runtime_dir"
+    [[ -n $shared ]] || rm -rf "$state_dir" "$runtime_dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-banner "starting a private hub (state: $state_dir)"
-"$PY" -m waitbus_hub --log-level WARNING &
-hub_pid=$!
+if [[ -n $shared ]]; then
+    banner "using the running hub (state: $state_dir)"
+else
+    banner "starting a private hub (state: $state_dir)"
+    "$PY" -m waitbus_hub --log-level WARNING &
+    hub_pid=$!
+fi
 for _ in $(seq 100); do
     if "$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' \
         "$runtime_dir/broadcast.sock" 2>/dev/null; then
@@ -63,6 +75,10 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 waitbus status | sed 's/^/  /'
+count_subscribers() {
+    waitbus status --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["hub"].get("subscribers", 0))'
+}
+others="$(count_subscribers)"  # a shared bus may have listeners already (waitbus top)
 
 banner "starting the two agents (each in its own process)"
 "$PY" "$here/langgraph_agent.py" --timeout "$timeout_s" &
@@ -77,8 +93,8 @@ waitbus wait --source agent --match 'fields.event_type="agent_ready"' \
 # ... and both block on the hub (their waits replay from their start, so this is only
 # so that the demo shows a live wake-up, not a replay).
 for _ in $(seq 200); do
-    subscribers="$(waitbus status --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["hub"].get("subscribers", 0))')"
-    [[ $subscribers -ge 2 ]] && break
+    subscribers="$(count_subscribers)"
+    [[ $subscribers -ge $((others + 2)) ]] && break
     sleep 0.1
 done
 echo "  both agents are waiting on the bus ($subscribers subscribers, zero polling)"
