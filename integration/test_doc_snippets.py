@@ -190,6 +190,10 @@ SPECS: dict[str, Spec] = {
     "waitbus db prune            # the configured retention": Spec(),
     'waitbus db migrate          # "migrated .../events.db from schema version 1 to 2"': Spec(),
     'waitbus db migrate --json   # {"db", "before", "after", "latest", "created", "migrated"}': Spec(),
+    'waitbus db check          # ".../events.db: integrity ok", or the problems on stderr': Spec(
+        expect=("integrity ok",)
+    ),
+    'waitbus db check --json   # {"db", "exists", "ok", "problems": [...]}': Spec(expect=('"ok":true',)),
     "waitbus stats": Spec(expect=("pytest",)),
     "waitbus stats --json   # {db, exists, db_bytes, wal_bytes, total, first_event, last_event, by_type: [...], "
     "bookmarks, schema_version}": Spec(expect=('"total"',)),
