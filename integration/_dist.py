@@ -119,14 +119,25 @@ def run(
     return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout, check=False)
 
 
-def clone(dest: Path, env: dict[str, str], tag: bool = True) -> Path:
-    """A clean clone of this checkout's HEAD, tagged v<version> unless `tag` is False."""
+def clone(dest: Path, env: dict[str, str], tag: bool = True, rev: str | None = None) -> Path:
+    """A clean clone of this checkout's HEAD (or of commit `rev`), tagged v<version> unless
+    `tag` is False."""
     done = run(["git", "clone", "-q", "--no-hardlinks", str(REPO), str(dest)], env, timeout=120)
     assert done.returncode == 0, done.stderr
+    if rev is not None:
+        moved = run(["git", "-C", str(dest), "checkout", "-q", rev], env, timeout=60)
+        assert moved.returncode == 0, moved.stderr
     if tag:
         tagged = run(["git", "-C", str(dest), "tag", "-f", f"v{VERSION}"], env, timeout=30)
         assert tagged.returncode == 0, tagged.stderr
     return dest
+
+
+def built_from(dist: Path, env: dict[str, str]) -> str:
+    """The commit the session's `dist_dir` was built from (its checkout lies beside it)."""
+    head = run(["git", "-C", str(dist.parent / "checkout"), "rev-parse", "HEAD"], env, timeout=30)
+    assert head.returncode == 0, head.stderr
+    return head.stdout.strip()
 
 
 def make_dist(checkout: Path, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
