@@ -75,7 +75,9 @@ def test_unknown_option_is_exit_2(verb):
         args.append("--no-such-flag")
     out = run(*args)
     assert out.returncode == 2, (out.stdout, out.stderr)
-    assert "no-such-flag" in out.stderr or "no such option" in out.stderr.lower(), out.stderr
+    # A door whose package is missing refuses before parsing: exit 2 all the same.
+    said = ("no-such-flag", "no such option", "not installed")
+    assert any(text in out.stderr.lower() for text in said), out.stderr
 
 
 @pytest.mark.timeout(120)
