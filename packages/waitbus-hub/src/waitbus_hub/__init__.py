@@ -5,7 +5,7 @@ Names load on first use (PEP 562), so reading the defaults costs no server impor
 
 from __future__ import annotations
 
-from importlib import import_module
+from waitbus_wire import lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,20 +25,20 @@ if TYPE_CHECKING:
     from ._server import Hub, HubConfig
 
 _WHERE = {
-    "AUTOSTART_IDLE_EXIT_SEC": "_defaults",
-    "HEARTBEAT_ENV": "_defaults",
-    "HEARTBEAT_SEC": "_defaults",
-    "IDLE_EXIT_ENV": "_defaults",
-    "LAG_LIMIT_BYTES": "_defaults",
-    "MAX_HEARTBEAT_SEC": "_defaults",
-    "MIN_LAG_LIMIT_BYTES": "_defaults",
-    "RETENTION_INTERVAL_S": "_defaults",
-    "build_parser": "_main",
-    "main": "_main",
-    "Metrics": "_metrics",
-    "Hub": "_server",
-    "HubConfig": "_server",
-    "HubError": "_errors",
+    "AUTOSTART_IDLE_EXIT_SEC": "._defaults",
+    "HEARTBEAT_ENV": "._defaults",
+    "HEARTBEAT_SEC": "._defaults",
+    "IDLE_EXIT_ENV": "._defaults",
+    "LAG_LIMIT_BYTES": "._defaults",
+    "MAX_HEARTBEAT_SEC": "._defaults",
+    "MIN_LAG_LIMIT_BYTES": "._defaults",
+    "RETENTION_INTERVAL_S": "._defaults",
+    "build_parser": "._main",
+    "main": "._main",
+    "Metrics": "._metrics",
+    "Hub": "._server",
+    "HubConfig": "._server",
+    "HubError": "._errors",
 }
 
 __all__ = [
@@ -60,14 +60,4 @@ __all__ = [
 assert sorted(__all__) == sorted(_WHERE)
 
 
-def __getattr__(name: str) -> object:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'waitbus_hub' has no attribute {name!r}")
-    value = getattr(import_module(f"waitbus_hub.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -10,12 +10,10 @@ script pays only for the part of the API it touches.
 
 from __future__ import annotations
 
-from importlib import import_module
+from waitbus_wire import lazy_exports
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing alone costs ~5 ms to import
 if TYPE_CHECKING:
-    from typing import Any
-
     from waitbus_wire import Clause, EventError, EventFrame, ExitCode, PredicateError, parse_duration
 
     from ._api import asubscribe, request, respond, subscribe, wait_for
@@ -121,14 +119,4 @@ __all__ = [
 assert sorted(__all__) == sorted(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'waitbus' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

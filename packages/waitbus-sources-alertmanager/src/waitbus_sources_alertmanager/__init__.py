@@ -11,9 +11,8 @@ only the plugin door; the handlers and the rest load on first use (PEP 562).
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from waitbus import Route, SourceSpec
+from waitbus_wire import lazy_exports
 
 from ._names import ALERT_EVENT, HMAC_SECRET, SIGNATURE_HEADER, SOURCE_NAME, TOKEN_SECRET, WATCHDOG_EVENT
 
@@ -21,8 +20,6 @@ _AUTH_HEADERS = ("authorization", SIGNATURE_HEADER)  # a bearer token or a proxy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from waitbus import HttpRequest, HttpResponse
 
     from ._auth import AuthError, authenticate, sign
@@ -113,14 +110,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

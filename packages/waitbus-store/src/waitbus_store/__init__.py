@@ -6,7 +6,7 @@ and every millisecond of import is paid by every short-lived producer.
 
 from __future__ import annotations
 
-from importlib import import_module
+from waitbus_wire import lazy_exports
 
 from ._dirs import DB_NAME as DB_FILENAME
 
@@ -40,56 +40,56 @@ if TYPE_CHECKING:
 
 # public name -> private module
 _WHERE = {
-    "Dirs": "_dirs",
-    "ConfigError": "_errors",
-    "DOORBELL_NAME": "_dirs",
-    "ensure_dirs": "_dirs",
-    "resolve_dirs": "_dirs",
-    "runtime_dir": "_dirs",
-    "state_dir": "_dirs",
-    "bus_id": "_identity",
-    "StoreBaseError": "_errors",
-    "PathError": "_dirs",
-    "UnsafeRuntimeDir": "_dirs",
-    "check_private_dir": "_dirs",
-    "open_private": "_dirs",
-    "ForeignPeer": "_peer",
-    "check_peer": "_peer",
-    "peer_pid": "_peer",
-    "peer_uid": "_peer",
-    "Paths": "_paths",
-    "LOG_BACKUPS": "_logfile",
-    "LOG_FILE_ENV": "_logfile",
-    "LOG_MAX_BYTES": "_logfile",
-    "bound_log": "_logfile",
-    "bound_log_from_env": "_logfile",
-    "EntityBoard": "_entity",
-    "EntityKeys": "_entity",
-    "EntityState": "_entity",
-    "entity_key": "_entity",
-    "entity_of": "_entity",
-    "is_failure": "_entity",
-    "state_of": "_entity",
-    "Reader": "_reader",
-    "TypeSummary": "_reader",
-    "open_reader": "_reader",
-    "resolve_paths": "_paths",
-    "PruneResult": "_retention",
-    "plan_prune": "_retention",
-    "prune": "_retention",
-    "APPLICATION_ID": "_schema",
-    "SCHEMA_VERSION": "_schema",
-    "SchemaError": "_schema",
-    "SecretsError": "_secrets",
-    "read_secrets": "_secrets",
-    "InsertResult": "_store",
-    "Row": "_row",
-    "Store": "_store",
-    "StoreError": "_store",
-    "connect_readonly": "_store",
-    "write_json_atomic": "_jsonfile",
-    "explain": "_store",
-    "schema_status": "_store",
+    "Dirs": "._dirs",
+    "ConfigError": "._errors",
+    "DOORBELL_NAME": "._dirs",
+    "ensure_dirs": "._dirs",
+    "resolve_dirs": "._dirs",
+    "runtime_dir": "._dirs",
+    "state_dir": "._dirs",
+    "bus_id": "._identity",
+    "StoreBaseError": "._errors",
+    "PathError": "._dirs",
+    "UnsafeRuntimeDir": "._dirs",
+    "check_private_dir": "._dirs",
+    "open_private": "._dirs",
+    "ForeignPeer": "._peer",
+    "check_peer": "._peer",
+    "peer_pid": "._peer",
+    "peer_uid": "._peer",
+    "Paths": "._paths",
+    "LOG_BACKUPS": "._logfile",
+    "LOG_FILE_ENV": "._logfile",
+    "LOG_MAX_BYTES": "._logfile",
+    "bound_log": "._logfile",
+    "bound_log_from_env": "._logfile",
+    "EntityBoard": "._entity",
+    "EntityKeys": "._entity",
+    "EntityState": "._entity",
+    "entity_key": "._entity",
+    "entity_of": "._entity",
+    "is_failure": "._entity",
+    "state_of": "._entity",
+    "Reader": "._reader",
+    "TypeSummary": "._reader",
+    "open_reader": "._reader",
+    "resolve_paths": "._paths",
+    "PruneResult": "._retention",
+    "plan_prune": "._retention",
+    "prune": "._retention",
+    "APPLICATION_ID": "._schema",
+    "SCHEMA_VERSION": "._schema",
+    "SchemaError": "._schema",
+    "SecretsError": "._secrets",
+    "read_secrets": "._secrets",
+    "InsertResult": "._store",
+    "Row": "._row",
+    "Store": "._store",
+    "StoreError": "._store",
+    "connect_readonly": "._store",
+    "write_json_atomic": "._jsonfile",
+    "explain": "._store",
+    "schema_status": "._store",
 }
 
 __all__ = [
@@ -147,14 +147,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'waitbus_store' has no attribute {name!r}")
-    value = getattr(import_module(f"waitbus_store.{module}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
