@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -19,25 +22,25 @@ import waitbus_fault_helpers as fh  # registered by conftest.py
 from mcp import ClientSession, MCPError
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from waitbus import emit
-from waitbus_store import resolve_paths
+from waitbus import emit, hub_stats
+from waitbus_store import Store, StoreError, plan_prune, resolve_paths
 
 ADVICE = "is corrupt or not a SQLite file"
 FIX = "move it away and run `waitbus init`"
 
 
-def damaged_log() -> Path:
-    """3,000 events, checkpointed into the main file, then pages 20-60 of ~380 (table
-    pages past the schema) overwritten with random bytes."""
-    for i in range(3000):
-        emit("agent", "load", fields={"i": i, "pad": "x" * 200})
+def damaged_log(events: int = 3000, pad: int = 200, first: int = 20, count: int = 40) -> Path:
+    """`events` events, checkpointed into the main file, then pages first..first+count
+    overwritten with random bytes (by default 20-60 of ~380: table pages past the schema)."""
+    for i in range(events):
+        emit("agent", "load", fields={"i": i, "pad": "x" * pad})
     db = resolve_paths().db
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     with open(db, "r+b") as f:
-        f.seek(20 * 4096)
-        f.write(os.urandom(40 * 4096))
+        f.seek(first * 4096)
+        f.write(os.urandom(count * 4096))
     return db
 
 
@@ -84,6 +87,41 @@ def test_db_check_and_doctor_find_the_damage_and_emit_elsewhere_still_stores() -
         assert done.returncode == 0, done.stderr
         found = fh.cli("events", "query", f"SELECT event_type FROM events WHERE event_id = '{done.stdout.strip()}'")
         assert found.returncode == 0 and "after-damage" in found.stdout, found
+
+
+@pytest.mark.timeout(120)
+def test_retention_reaching_the_damage_gives_the_advice_and_the_hub_keeps_serving() -> None:
+    """The age query of a prune scans the table. `db prune` and a hub's retention pass
+    (every autostarted hub and `broadcast serve` have retention defaults) used to die
+    there with a sqlite3 traceback (exit 1). One table leaf in the middle, indexes intact:
+    the age query scans the table from its newest row and reaches it."""
+    db = damaged_log(events=400, pad=300, count=0)
+    conn = sqlite3.connect(db)
+    leaves = [r[0] for r in conn.execute("SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf'")]
+    conn.close()
+    with open(db, "r+b") as f:
+        f.seek((sorted(leaves)[len(leaves) // 2] - 1) * 4096)
+        f.write(os.urandom(4096))
+    with Store(str(db)) as store, pytest.raises(StoreError, match=ADVICE):
+        plan_prune(store, older_than_s=86400)
+    done = fh.cli("db", "prune", "--older-than", "1d")
+    assert done.returncode == 4, (done.stdout[-500:], done.stderr[-2000:])
+    assert ADVICE in done.stderr and FIX in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+    cmd = [str(fh.WAITBUS)] if fh.WAITBUS.exists() else [sys.executable, "-m", "waitbus_cli"]
+    hub = subprocess.Popen([*cmd, "broadcast", "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        fh.wait_until(lambda: hub_stats(timeout=1)[0], "the hub to answer")
+        deadline = time.monotonic() + 20  # the first retention pass runs 10 s after start
+        while time.monotonic() < deadline and hub.poll() is None:
+            time.sleep(0.2)
+        assert hub.poll() is None, hub.communicate(timeout=10)[0]
+        stats, why = hub_stats(timeout=5)
+        assert stats is not None, why
+    finally:
+        hub.terminate()
+        out = hub.communicate(timeout=15)[0]
+    assert "retention failed" in out and FIX in out and "Traceback" not in out, out
 
 
 @pytest.fixture

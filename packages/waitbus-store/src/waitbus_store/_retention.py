@@ -30,7 +30,15 @@ class PruneResult(NamedTuple):
 def plan_prune(
     store: Store, *, older_than_s: float | None = None, max_rows: int | None = None, max_bytes: int | None = None
 ) -> int:
-    """How many of the oldest rows (by seq) the limits say must go."""
+    """How many of the oldest rows (by seq) the limits say must go. StoreError (the
+    store's advice) when the log cannot be read, e.g. a damaged page on the way."""
+    try:
+        return _plan(store, older_than_s, max_rows, max_bytes)
+    except sqlite3.Error as exc:
+        raise _explain(exc, store.path) from None
+
+
+def _plan(store: Store, older_than_s: float | None, max_rows: int | None, max_bytes: int | None) -> int:
     conn = store.connection
     total = store.count()
     doomed = 0
