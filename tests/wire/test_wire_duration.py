@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from waitbus_wire import MAX_DURATION_S, parse_duration
+from waitbus_wire import MAX_DURATION_S, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,29 @@ def test_more_than_100_years_is_refused_even_when_it_overflows_a_float() -> None
     for text in (f"{MAX_DURATION_S + 1}", "9" * 400, "9" * 30 + "w", "5300w"):
         with pytest.raises(ValueError, match="the most is 100 years"):
             parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (-5, "0s"),
+        (42.9, "42s"),
+        (600, "10m"),
+        (630, "10m30s"),
+        (3 * 3600, "3h"),
+        (3 * 3600 + 12 * 60 + 59, "3h12m"),
+        (2 * 86400 + 5 * 3600 + 7, "2d5h"),
+    ],
+)
+def test_format_duration_writes_its_two_largest_units(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize("seconds", [0, 1, 59, 60, 61, 3599, 3600, 3660, 86399, 86400, 90000])
+def test_format_duration_reads_back_through_parse_duration(seconds: int) -> None:
+    # what is lost is below the smaller unit written: under a minute within a day, an hour past it
+    lost = seconds - parse_duration(format_duration(seconds))
+    assert 0 <= lost < (60 if seconds < 86400 else 3600)
+    if seconds < 3600:
+        assert lost == 0

@@ -23,6 +23,8 @@ import time
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 
+from waitbus_wire import format_duration
+
 from . import _exit
 
 SOURCE, EVENT = "waitbus", "source_silent"
@@ -45,21 +47,10 @@ class Finding:
         return self.silent_s > self.threshold_s
 
     def line(self) -> str:
+        silent, usual = format_duration(self.silent_s), format_duration(self.usual_gap_s)
         if self.silent:
-            usual = human(self.usual_gap_s)
-            return f"{self.source} has been silent for {human(self.silent_s)} while it usually speaks every {usual}"
-        return f"{self.source}: last event {human(self.silent_s)} ago, usually every {human(self.usual_gap_s)}"
-
-
-def human(seconds: float) -> str:
-    s = round(seconds)
-    if s < 90:
-        return f"{s} s"
-    if s < 5400:
-        return f"{round(s / 60)} min"
-    if s < 172800:
-        return f"{round(s / 3600)} h"
-    return f"{round(s / 86400)} d"
+            return f"{self.source} has been silent for {silent} while it usually speaks every {usual}"
+        return f"{self.source}: last event {silent} ago, usually every {usual}"
 
 
 def assess(arrivals: dict[str, list[int]], now_ns: int, min_silence_s: float) -> list[Finding]:

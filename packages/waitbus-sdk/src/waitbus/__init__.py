@@ -14,7 +14,7 @@ from waitbus_wire import lazy_exports
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing alone costs ~5 ms to import
 if TYPE_CHECKING:
-    from waitbus_wire import Clause, EventError, EventFrame, ExitCode, PredicateError, parse_duration
+    from waitbus_wire import Clause, EventError, EventFrame, ExitCode, PredicateError, format_duration, parse_duration
 
     from ._api import asubscribe, request, respond, subscribe, wait_for
     from ._autostart import autostart_enabled
@@ -46,6 +46,7 @@ _WHERE = {
     "ExitCode": "waitbus_wire",
     "PredicateError": "waitbus_wire",
     "parse_duration": "waitbus_wire",
+    "format_duration": "waitbus_wire",
     "asubscribe": "waitbus._api",
     "request": "waitbus._api",
     "respond": "waitbus._api",
@@ -108,6 +109,7 @@ __all__ = [
     "installed_sources",
     "is_failure",
     "parse_duration",
+    "format_duration",
     "register_condition",
     "register_evaluator",
     "register_source",

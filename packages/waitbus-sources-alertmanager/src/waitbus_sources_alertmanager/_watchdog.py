@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from waitbus import ExitCode
+from waitbus import ExitCode, format_duration
 from waitbus import parse_duration as wire_duration
 from waitbus_store import PathError, StoreError, open_reader
 
@@ -39,15 +39,6 @@ def parse_duration(text: str) -> float:
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than zero")
     return seconds
-
-
-def _human(seconds: float) -> str:
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def _iso(ns: int) -> str:
@@ -94,13 +85,13 @@ class Verdict:
 
     def line(self) -> str:
         last = f"; last heartbeat {_iso(self.last_ns)}" if self.last_ns is not None else ""
-        limit = _human(self.stale_after_s)
+        limit = format_duration(self.stale_after_s)
         if self.reason == "never":
             text = "no Watchdog heartbeat seen yet"
         elif self.reason == "resolved":
             text = "the Watchdog alert was resolved: Prometheus stopped sending it"
         else:
-            text = f"last Watchdog heartbeat {_human(self.age_s or 0)} ago"
+            text = f"last Watchdog heartbeat {format_duration(self.age_s or 0)} ago"
         return f"{self.state}: {text} (stale after {limit}){last}"
 
 

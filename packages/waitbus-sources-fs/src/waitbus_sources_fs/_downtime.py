@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from waitbus import format_duration
+
 from ._ignore import Paths, Root
 
 GAP_EVENT = "fs_gap"
@@ -110,17 +112,5 @@ def gap_fields(previous: dict[str, Any], paths: Paths, roots: list[Root], now_ns
 
 def gap_summary(fields: dict[str, Any]) -> str:
     more = "+" if fields["scan_truncated"] else ""
-    return (
-        f"fs was not watching for {_human(fields['down_s'])}: {fields['changed_count']}{more} paths changed meanwhile"
-    )
-
-
-def _human(seconds: float) -> str:
-    s = int(seconds)
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    if s < 172800:
-        return f"{s // 3600}h {s % 3600 // 60}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
+    down = format_duration(fields["down_s"])
+    return f"fs was not watching for {down}: {fields['changed_count']}{more} paths changed meanwhile"

@@ -11,7 +11,7 @@ from ._lazy import lazy_exports
 
 TYPE_CHECKING = False  # not `from typing import ...`: keeps `import waitbus_wire` nearly free
 if TYPE_CHECKING:
-    from ._duration import MAX_DURATION_S, parse_duration
+    from ._duration import MAX_DURATION_S, format_duration, parse_duration
     from ._errors import WireError
     from ._event import (
         AGENT_MESSAGE_KEYS,
@@ -92,6 +92,7 @@ _WHERE = {
     "ExitCode": "._exit",
     "WireError": "._errors",
     "parse_duration": "._duration",
+    "format_duration": "._duration",
     "AGENT_MESSAGE_KEYS": "._event",
     "MAX_FIELDS_BYTES": "._event",
     "MAX_PAYLOAD_BYTES": "._event",
@@ -206,6 +207,7 @@ __all__ = [
     "encode_fields",
     "event_dict",
     "event_json",
+    "format_duration",
     "encode_frame",
     "encode_message",
     "encode_payload",

@@ -33,3 +33,15 @@ def parse_duration(text: str) -> float:
     if not seconds <= MAX_DURATION_S:  # also refuses inf and nan
         raise ValueError(f"bad duration {text!r}: the most is 100 years ({MAX_DURATION_S}s)")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """`seconds` for a person, in the grammar parse_duration reads: its two largest
+    units, the smaller one dropped when zero (`42s`, `10m30s`, `3h`, `3h12m`, `2d5h`).
+    Whole seconds, rounded down; a negative duration reads as `0s`."""
+    s = max(0, int(seconds))
+    for big, small, name, small_name in ((86400, 3600, "d", "h"), (3600, 60, "h", "m"), (60, 1, "m", "s")):
+        if s >= big:
+            rest = s % big // small
+            return f"{s // big}{name}{rest}{small_name}" if rest else f"{s // big}{name}"
+    return f"{s}s"
