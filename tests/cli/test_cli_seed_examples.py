@@ -46,7 +46,7 @@ def test_quick_start_and_operating_lines(hub, waitbus_env):
     assert len(value) == 64 and value not in staged.stdout + staged.stderr
     assert sh("waitbus install-systemd").returncode == 0  # no user manager here: it says it skipped enabling
     units = Path(waitbus_env["XDG_CONFIG_HOME"]) / "systemd" / "user"
-    assert len(list(units.glob("waitbus-*"))) == 9
+    assert len(list(units.glob("waitbus-*"))) == 11  # with the docker and fs source units
     refused = sh("waitbus install-launchd")
     assert refused.returncode == 2 and "install-systemd" in refused.stderr
     assert sh("waitbus emit agent hello").returncode == 0
