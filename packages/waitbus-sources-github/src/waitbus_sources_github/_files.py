@@ -5,11 +5,15 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+# OWNER/REPO as GitHub spells it (watched_repos.txt, --repo): group 1 the owner, 2 the repo.
+REPO_RE = re.compile(r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)$")
 
 
 def state_dir() -> Path:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -29,12 +28,11 @@ from waitbus_store import ConfigError
 
 from ._api import DEFAULT_API, ApiError, GitHubClient, RateLimited
 from ._fields import ACTIVE_STATUSES, JOB, RUN, job_fields, repo_of, run_fields, summarize, transition_key
-from ._files import exclusive, load_state, save_state, state_dir
+from ._files import REPO_RE, exclusive, load_state, save_state, state_dir
 
 STATE_VERSION = 1
 STATE_FILE = "etag-poll.json"
 REPOS_FILE = "watched_repos.txt"
-_REPO_RE = re.compile(r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)$")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,7 +66,7 @@ def read_repos(path: Path) -> list[tuple[str, str]]:
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
-        m = _REPO_RE.match(text)
+        m = REPO_RE.match(text)
         if not m:
             raise ConfigError(f"{path}:{number}: {text!r} is not owner/repo")
         if (m.group(1), m.group(2)) not in found:

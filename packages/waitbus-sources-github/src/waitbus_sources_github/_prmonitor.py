@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from waitbus_store import ConfigError
 
 from ._fields import JOB, RUN, pr_numbers, state_word
-from ._files import exclusive, load_state, save_state, state_dir
+from ._files import REPO_RE, exclusive, load_state, save_state, state_dir
 from ._log import github_rows, open_log, rank
 
 if TYPE_CHECKING:
@@ -36,7 +35,6 @@ STATE_FILE = "pr-monitor.json"
 MAX_RUNS = 5000  # run -> PRs links kept (oldest dropped first)
 MAX_PENDING = 1000  # runs whose jobs wait for the run's PR list
 FORGET_AFTER_S = 30 * 86400  # a PR with no event for this long is dropped
-_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -169,7 +167,7 @@ def pr_monitor_main(argv: list[str]) -> int:
     try:
         if ns.pr and any(n <= 0 for n in ns.pr):
             raise ConfigError(f"--pr takes positive PR numbers; got {ns.pr}")
-        if ns.repo is not None and not _REPO_RE.match(ns.repo):
+        if ns.repo is not None and not REPO_RE.match(ns.repo):
             raise ConfigError(f"--repo must be OWNER/REPO; got {ns.repo!r}")
         home = state_dir()
         with exclusive(home / "pr-monitor.lock") as mine:
