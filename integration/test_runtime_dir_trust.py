@@ -218,3 +218,37 @@ def test_our_own_runtime_dir_open_to_others_is_refused_with_the_fix(waitbus_env:
         assert done.returncode == 2, done.stderr
         assert f"mode {mode:04o}" in done.stderr and f"chmod 700 {runtime}" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_state_dir_of_another_user_is_refused_by_the_hub_emit_and_init(
+    default_runtime: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    """A state dir in a shared place (WAITBUS_STATE_DIR=/tmp/..., a CI image's
+    XDG_STATE_HOME) made first by another user, or a symlink of theirs to a dir of
+    theirs: they could read the log or swap in one whose events the hub would deliver
+    as ours. It used to be used as it was, only a loose dir of our own was tightened."""
+    env, runtime = default_runtime
+    shared = runtime.parent
+    os.mkdir(runtime, 0o700)
+    made, linked = shared / "state-made", shared / "state-linked"
+
+    def prepare() -> None:
+        os.mkdir(made)
+        os.chmod(made, 0o777)
+        theirs = shared / "theirs"
+        os.mkdir(theirs)
+        os.chmod(theirs, 0o777)
+        os.symlink(theirs, linked)
+
+    _as_nobody(prepare)
+    for state in (made, linked):
+        env_s = {**env, "WAITBUS_STATE_DIR": str(state), "WAITBUS_RUNTIME_DIR": str(runtime)}
+        for args, code in (
+            ((sys.executable, "-m", "waitbus_hub"), 2),
+            ((WAITBUS, "emit", "agent", "x"), 4),
+            ((WAITBUS, "init"), 2),
+        ):
+            done = _run(env_s, *args)
+            assert done.returncode == code, (state, args, done.returncode, done.stderr)
+            assert f"refusing state dir {state}" in done.stderr and "uid 65534" in done.stderr, done.stderr
+        assert not any(p.name.startswith("events.db") for p in state.iterdir()), list(state.iterdir())

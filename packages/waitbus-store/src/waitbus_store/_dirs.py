@@ -63,6 +63,22 @@ def check_private_dir(path: str) -> None:
     )
 
 
+class UnsafeStateDir(PathError):
+    """A state dir (or a symlink to one) that another user owns: they could read the
+    log, or swap it for one of theirs whose events the hub would deliver as ours."""
+
+
+def _check_state_owner(path: str, target_uid: int) -> None:
+    uid = os.getuid()
+    link_uid = os.lstat(path).st_uid
+    if target_uid != uid or link_uid != uid:
+        raise UnsafeStateDir(
+            f"refusing state dir {path}: it belongs to uid {target_uid if target_uid != uid else link_uid}, "
+            f"not to you (uid {uid}); another user could read or replace the event log: remove it (as root if "
+            "needed) or set WAITBUS_STATE_DIR to a directory of yours"
+        )
+
+
 def open_private(path: str, flags: int, mode: int = 0o600) -> int:
     """os.open that never follows a symlink at `path` (O_NOFOLLOW) and closes on exec."""
     return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
@@ -111,7 +127,8 @@ def ensure_dirs(state: str, runtime: str | None) -> None:
                 check_private_dir(d)
             else:
                 st = os.stat(d)
-                if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                _check_state_owner(d, st.st_uid)
+                if st.st_mode & 0o077:
                     os.chmod(d, 0o700)
         except OSError as exc:
             raise PathError(f"cannot create {d}: {exc.strerror}; set WAITBUS_STATE_DIR/WAITBUS_RUNTIME_DIR") from None
