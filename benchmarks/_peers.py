@@ -136,6 +136,8 @@ def server(name: str) -> Iterator[Peer]:
             env.close()
         if proc is not None:
             retire(proc)
+        with contextlib.suppress(OSError):
+            shutil.rmtree((tmp / "runtime").readlink())  # the reference's short runtime dir
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -154,6 +156,7 @@ def _start_ref(peer: Peer, tmp: Path) -> subprocess.Popen[bytes]:
     """waitbus 0.2.0's hub (`waitbus broadcast serve`) in private dirs, HOME included,
     so its `init` scaffolding lands in the temp dir too."""
     state, runtime = tmp / "state", Path(tempfile.mkdtemp(prefix="wbr-"))  # AF_UNIX paths are short
+    (tmp / "runtime").symlink_to(runtime)  # so server() removes it with the temp dir
     state.mkdir()
     runtime.chmod(0o700)
     peer.python = str(REF_VENV / "bin" / "python")
