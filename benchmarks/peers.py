@@ -3,7 +3,7 @@ Redis pub/sub and Streams (appendonly, fsync every second), NATS core and JetStr
 (file storage, acked publish), `inotifywait` for files, and the reference waitbus
 0.2.0 from PyPI (its own venv).
 
-    .venv/bin/python benchmarks/peers.py             # full size (~10 min)
+    .venv/bin/python benchmarks/peers.py             # full size (~16 min on a busy 2-core box)
     .venv/bin/python benchmarks/peers.py --quick     # smaller, no 100-subscriber shape
     .venv/bin/python benchmarks/peers.py --only waitbus,redis-streams,fs
 
