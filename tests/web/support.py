@@ -111,7 +111,8 @@ class SSEReader:
             f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
             f"Accept: text/event-stream\r\n{extra}\r\n".encode()
         )
-        self.buf = b""
+        self.buf = bytearray()
+        self.pos = 0  # where the unread part of buf starts (no copying per message)
         self.eof = False
         self.status = 0
         self.headers: dict[str, str] = {}
@@ -133,15 +134,28 @@ class SSEReader:
         self.buf += data
         return True
 
+    def _take(self, sep: bytes, deadline: float) -> bytes | None:
+        """The bytes up to the next `sep` (consumed with it); None at timeout or EOF."""
+        start = self.pos
+        while (end := self.buf.find(sep, start)) < 0:
+            start = max(self.pos, len(self.buf) - len(sep) + 1)
+            if not self._fill(deadline):
+                return None
+        block = bytes(self.buf[self.pos : end])
+        self.pos = end + len(sep)
+        if self.pos > 1 << 20:
+            del self.buf[: self.pos]
+            self.pos = 0
+        return block
+
     def _head(self, deadline: float) -> None:
-        while not self.status:
-            if b"\r\n\r\n" in self.buf:
-                head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-                lines = head.decode("latin-1").split("\r\n")
-                self.status = int(lines[0].split()[1])
-                self.headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-            elif not self._fill(deadline):
-                raise AssertionError(f"no response head: {self.buf[:200]!r}")
+        if not self.status:
+            head = self._take(b"\r\n\r\n", deadline)
+            if head is None:
+                raise AssertionError(f"no response head: {bytes(self.buf[:200])!r}")
+            lines = head.decode("latin-1").split("\r\n")
+            self.status = int(lines[0].split()[1])
+            self.headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
 
     def next(self, timeout: float = 10) -> dict[str, Any] | None:
         """The next message as {"event", "id", "data"} (data decoded from JSON); None at
@@ -149,10 +163,9 @@ class SSEReader:
         deadline = time.monotonic() + timeout
         self._head(deadline)
         while True:
-            while b"\n\n" not in self.buf:
-                if not self._fill(deadline):
-                    return None
-            block, self.buf = self.buf.split(b"\n\n", 1)
+            block = self._take(b"\n\n", deadline)
+            if block is None:
+                return None
             msg: dict[str, Any] = {"event": "message", "id": None, "data": None}
             for line in block.decode().split("\n"):
                 key, _, value = line.partition(": ")

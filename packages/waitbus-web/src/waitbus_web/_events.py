@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,9 @@ from ._hubview import REFRESH_S, StatsCache
 ZERO_ULID = "0" * 26
 RETRY_MS = 1000  # the browser's reconnect delay after a drop
 CLOSE_TIMEOUT_S = 10.0  # a page that stops reading entirely is cut off after this
+# The kernel's share of a page's backlog: small, so a stalled page shows up in our own
+# buffer (bounded by lag_limit_bytes) instead of megabytes of autotuned socket buffer.
+SNDBUF_BYTES = 256 * 1024
 
 
 def sse(data: Any, *, event: str | None = None, event_id: str | None = None) -> bytes:
@@ -64,6 +68,9 @@ class EventStream:
         from waitbus import PredicateError
         from waitbus_wire import is_ulid
 
+        sock = self.writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF_BYTES)
         self.writer.write(
             response_head(
                 200,

@@ -41,7 +41,7 @@ class WebServer:
         self.stats = StatsCache()
         self._server: asyncio.Server | None = None
         self._assets = {name: _asset(name) for name in (*_STATIC, "index.html")}
-        self._store: Any = None
+        self._reader: Any = None
         self._streams: set[asyncio.Task[Any]] = set()
         self.port = 0
 
@@ -55,10 +55,8 @@ class WebServer:
         return f"waitbus_web_{self.port}"
 
     async def start(self) -> None:
-        """Open the log and listen. StoreError / OSError say why not."""
-        from waitbus_store import Store, resolve_paths
-
-        self._store = Store(resolve_paths().db)
+        """Check the log and listen. StoreError / OSError say why not."""
+        self.head()  # a foreign or damaged log stops us here, not at the first page
         self._server = await asyncio.start_server(
             self._on_connection, HOST, self.config.port, limit=MAX_HEAD_BYTES, reuse_address=True
         )
@@ -70,11 +68,18 @@ class WebServer:
         for task in list(self._streams):
             task.cancel()
         await asyncio.gather(*self._streams, return_exceptions=True)
-        if self._store is not None:
-            self._store.close()
+        if self._reader is not None:
+            self._reader.close()
 
     def head(self) -> str | None:
-        found = self._store.head()
+        """The newest event id, or None while there is no log (read-only: never creates one)."""
+        if self._reader is None:
+            from waitbus_store import open_reader
+
+            self._reader = open_reader()
+            if self._reader is None:
+                return None
+        found = self._reader.head()
         return str(found[1]) if found else None
 
     # -- one connection ----------------------------------------------------------
