@@ -58,6 +58,7 @@ REPLAY_SLICE = 200  # rows per turn of the loop (see _pump_replay)
 FRAME_CACHE = 1024
 FRAME_CACHE_BYTES = 8 * 1024 * 1024
 FIRST_PRUNE_SEC = 10.0
+MAX_IGNORED_BYTES = 65536  # bytes a client may send after its subscribe frame before it is dropped
 EXIT_UNREADABLE = ExitCode.USAGE  # the event log cannot be read while serving (docs/exit-codes.md)
 # The WAL is checkpointed this long after the last activity, not on a fixed tick:
 # an idle hub wakes only for heartbeats.
@@ -403,7 +404,15 @@ class Hub:
                     log.exception("dropping client fd %d after an unexpected error", sub.fd)
                     self._drop(sub, rejected=True)
                     return
-            # After the subscribe frame a client has nothing to say; bytes are ignored.
+            elif data:
+                # After the subscribe frame a client has nothing to say: a few stray bytes
+                # are ignored, but one that keeps sending would cost the loop a recv per
+                # 64 KiB, slowing every other subscriber, so it is dropped.
+                sub.ignored_bytes += len(data)
+                if sub.ignored_bytes > MAX_IGNORED_BYTES:
+                    log.warning("dropping client fd %d: it kept sending after its subscribe frame", sub.fd)
+                    self._drop(sub, rejected=True)
+                    return
         if mask & selectors.EVENT_WRITE and self.subs.get(sub.fd) is sub:
             self._flush(sub)
             if sub.state == REPLAY and sub.queued_bytes < REPLAY_LOW_WATER:

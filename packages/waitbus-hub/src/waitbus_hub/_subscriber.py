@@ -47,6 +47,7 @@ class Subscriber:
         "event_types",
         "fd",
         "handshake",
+        "ignored_bytes",
         "offset",
         "op",
         "owners",
@@ -75,6 +76,7 @@ class Subscriber:
         self.where: tuple[Predicate, ...] | None = None
         self.cost = 0  # where_cost of `where`: the fan-out serves cheaper filters first
         self.handshake = bytearray()
+        self.ignored_bytes = 0  # read after the subscribe frame: a client has nothing to say then
         self.deadline = deadline
         self.op: str | None = None
         self.connected_at = time.monotonic()
