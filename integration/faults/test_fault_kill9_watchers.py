@@ -73,7 +73,11 @@ def test_fs_watcher_kill9_while_files_change(tmp_path: Path, reap: Callable[[Any
         stop.set()
         thread.join(10)
     rest = fs.settle(second, watched)  # sentinel, then SIGTERM: everything pending is flushed
-    rows = [r for r in fh.stored("fs") if not r["fields"]["rel"].startswith("zz-")]
+    stored = fh.stored("fs")
+    # The restarted watcher first reports the window it was down (killed: not a clean stop).
+    (gap,) = [r for r in stored if r["event_type"] == "fs_gap"]
+    assert gap["fields"]["clean_stop"] is False and gap["fields"]["down_s"] > 0
+    rows = [r for r in stored if r["event_type"] == "fs_change" and not r["fields"]["rel"].startswith("zz-")]
     assert [r["event_id"] for r in rows[: len(committed)]] == [r["event_id"] for r in committed]
     keys = [fs_key(r) for r in rows]
     assert len(keys) == len(set(keys)), "a file state was stored twice"
