@@ -5,6 +5,7 @@ integration/web."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -213,3 +214,20 @@ def test_a_taken_port_exits_2_saying_so(hub):
 def test_bad_flags_exit_2(args, message):
     out = subprocess.run([sys.executable, "-m", "waitbus_web", *args], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and message in out.stderr and out.stdout == ""
+
+
+def test_open_hands_the_tokened_url_to_the_browser(hub, tmp_path):
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    browser.chmod(0o755)
+    from waitbus_web_test_support import WebProcess
+
+    web = WebProcess("--open", env={**os.environ, "BROWSER": str(browser)})
+    try:
+        deadline = time.monotonic() + 20
+        while not (opened.exists() and opened.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert opened.read_text() == web.url
+    finally:
+        web.stop()
