@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -250,7 +249,7 @@ def _message(frame: EventFrame) -> dict[str, Any]:
 
 
 async def _request(bridge: Bridge, args: Args) -> dict[str, Any]:
-    from waitbus import emit
+    from waitbus import send_message
 
     to = args.required_text("to")
     sender = args.required_text("sender")
@@ -258,18 +257,9 @@ async def _request(bridge: Bridge, args: Args) -> dict[str, Any]:
     thread = args.text("thread")
     timeout = args.number("timeout_s", default=30.0)
     args.done()
-    correlation_id = os.urandom(16).hex()
-    fields = {
-        "msg_to": to,
-        "msg_from": sender,
-        "msg_correlation_id": correlation_id,
-        "msg_reply_to": None,
-        "msg_thread": thread or correlation_id,
-        "msg_body": body,
-    }
-    sent = await asyncio.to_thread(emit, "agent", "agent_message", fields=fields, summary=f"{sender} -> {to}")
+    sent = await asyncio.to_thread(send_message, to, body, sender=sender, thread=thread)
     out: dict[str, Any] = {
-        "sent": {"event_id": sent.event_id, "correlation_id": correlation_id, "thread": fields["msg_thread"]},
+        "sent": {"event_id": sent.event_id, "correlation_id": sent.correlation_id, "thread": sent.thread},
         "reply": None,
         "timed_out": False,
     }
@@ -277,7 +267,7 @@ async def _request(bridge: Bridge, args: Args) -> dict[str, Any]:
         return out
     # Waiting from the request itself: a reply that lands before we subscribe is replayed.
     reply = await first_match(
-        [f"fields.msg_reply_to={json_literal(correlation_id)}"],
+        [sent.reply_match],
         source="agent",
         to=sender,
         since=sent.event_id,

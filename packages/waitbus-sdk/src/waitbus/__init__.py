@@ -16,6 +16,7 @@ TYPE_CHECKING = False  # not `from typing import ...`: typing alone costs ~5 ms 
 if TYPE_CHECKING:
     from waitbus_wire import Clause, EventError, EventFrame, ExitCode, PredicateError, format_duration, parse_duration
 
+    from ._agent import SentMessage, send_message
     from ._api import asubscribe, request, respond, subscribe, wait_for
     from ._autostart import autostart_enabled
     from ._emit import EmitResult, emit, fetch_payload
@@ -49,6 +50,8 @@ _WHERE = {
     "format_duration": "waitbus_wire",
     "asubscribe": "waitbus._api",
     "request": "waitbus._api",
+    "SentMessage": "waitbus._agent",
+    "send_message": "waitbus._agent",
     "respond": "waitbus._api",
     "subscribe": "waitbus._api",
     "wait_for": "waitbus._api",
@@ -114,6 +117,8 @@ __all__ = [
     "register_evaluator",
     "register_source",
     "request",
+    "send_message",
+    "SentMessage",
     "respond",
     "subscribe",
     "wait_for",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from waitbus_wire import Clause, EventFrame, is_ulid, ulid_floor
 
+from ._agent import send_message
 from ._match import Matcher
 from ._stream import Subscription, astream
 
@@ -94,26 +94,9 @@ def request(
     to: str, body: Any, *, sender: str, timeout: float | None = 30.0, thread: str | None = None
 ) -> EventFrame | None:
     """Send `body` to agent `to` and block for its reply (None at `timeout`)."""
-    from ._emit import emit  # waiters need no store connection; only agents that talk do
-
-    correlation_id = os.urandom(16).hex()
-    sent = emit(
-        "agent",
-        "agent_message",
-        fields={
-            "msg_to": to,
-            "msg_from": sender,
-            "msg_correlation_id": correlation_id,
-            "msg_reply_to": None,
-            "msg_thread": thread or correlation_id,
-            "msg_body": body,
-        },
-        summary=f"{sender} -> {to}",
-    )
+    sent = send_message(to, body, sender=sender, thread=thread)
     # Replaying from the request itself means a reply can never slip past us.
-    return wait_for(
-        f"fields.msg_reply_to={_json(correlation_id)}", source="agent", to=sender, since=sent.event_id, timeout=timeout
-    )
+    return wait_for(sent.reply_match, source="agent", to=sender, since=sent.event_id, timeout=timeout)
 
 
 def respond(msg: EventFrame, body: Any, *, sender: str | None = None) -> str:
@@ -125,24 +108,5 @@ def respond(msg: EventFrame, body: Any, *, sender: str | None = None) -> str:
     me = sender or f.get("msg_to")
     if not isinstance(me, str):
         raise ValueError("cannot tell who is responding: pass sender=")
-    from ._emit import emit
-
-    return emit(
-        "agent",
-        "agent_message",
-        fields={
-            "msg_to": f["msg_from"],
-            "msg_from": me,
-            "msg_correlation_id": os.urandom(16).hex(),
-            "msg_reply_to": f["msg_correlation_id"],
-            "msg_thread": f.get("msg_thread"),
-            "msg_body": body,
-        },
-        summary=f"{me} -> {f['msg_from']} (reply)",
-    ).event_id
-
-
-def _json(value: str) -> str:
-    import msgspec
-
-    return msgspec.json.encode(value).decode()
+    reply_to = f["msg_correlation_id"]
+    return send_message(f["msg_from"], body, sender=me, thread=f.get("msg_thread"), reply_to=reply_to).event_id
