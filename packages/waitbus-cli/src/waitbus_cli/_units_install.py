@@ -119,6 +119,21 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _write_changed(verb: str, plan: list[tuple[str, str]], files: dict[str, str], target: Path, *dirs: Path) -> bool:
+    """Make `dirs` (private), then write each planned file that is not unchanged.
+    False, after saying why on stderr, when the disk refuses."""
+    try:
+        for path in dirs:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for name, state in plan:
+            if state != "unchanged":
+                _write(target / name, files[name])
+    except OSError as exc:
+        print(f"waitbus {verb}: cannot write {target}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _plan(files: dict[str, str], target: Path) -> list[tuple[str, str]]:
     """(name, 'created'|'updated'|'unchanged') for each file."""
     out = []
@@ -235,12 +250,7 @@ def install_systemd(*, dry_run: bool, now: bool) -> int:
         for cmd in commands:
             print(f"would run: {' '.join(cmd)}")
         return _exit.OK
-    try:
-        for name, state in plan:
-            if state != "unchanged":
-                _write(target / name, files[name])
-    except OSError as exc:
-        print(f"waitbus install-systemd: cannot write {target}: {exc}", file=sys.stderr)
+    if not _write_changed("install-systemd", plan, files, target):
         return _exit.STORE
     systemctl, why = systemctl_usable()
     if systemctl is None:
@@ -296,13 +306,7 @@ def install_launchd(*, dry_run: bool) -> int:
         for name in load:
             print(f"would run: launchctl bootstrap {domain} {target / name}")
         return _exit.OK
-    try:
-        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for name, state in plan:
-            if state != "unchanged":
-                _write(target / name, files[name])
-    except OSError as exc:
-        print(f"waitbus install-launchd: cannot write {target}: {exc}", file=sys.stderr)
+    if not _write_changed("install-launchd", plan, files, target, log_dir):
         return _exit.STORE
     if shutil.which("launchctl") is None:
         print("skipped: launchctl bootstrap (launchctl is not on PATH); run in your login session:")
