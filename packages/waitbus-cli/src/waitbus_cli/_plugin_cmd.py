@@ -180,13 +180,22 @@ def _paths(report: Report, key: str, value: Any) -> list[tuple[str, Path]]:
     return found
 
 
-def _check_skill(report: Report, where: str, skill_md: Path) -> None:
-    label = f"{where} ({report.rel(skill_md)})"
+def _read_front_matter(report: Report, where: str, md: Path) -> tuple[str, dict[str, str] | None] | None:
+    """(the label its problems go under, its front matter) of a component's Markdown
+    file; None, with the problem reported, when it cannot be read."""
+    label = f"{where} ({report.rel(md)})"
     try:
-        meta = front_matter(skill_md.read_text(encoding="utf-8"))
+        return label, front_matter(md.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         report.problem(label, f"cannot read: {exc}")
+        return None
+
+
+def _check_skill(report: Report, where: str, skill_md: Path) -> None:
+    read = _read_front_matter(report, where, skill_md)
+    if read is None:
         return
+    label, meta = read
     if meta is None:
         report.problem(label, "no YAML front matter (a --- block with name: and description:)")
         return
@@ -223,12 +232,10 @@ def _check_skills(report: Report, value: Any) -> None:
 
 
 def _check_command(report: Report, where: str, md: Path) -> None:
-    label = f"{where} ({report.rel(md)})"
-    try:
-        meta = front_matter(md.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        report.problem(label, f"cannot read: {exc}")
+    read = _read_front_matter(report, where, md)
+    if read is None:
         return
+    label, meta = read
     if meta is None or not meta.get("description"):
         report.problem(label, "no description: line in its front matter (shown in the / menu)")
     report.commands.append(md.stem)
@@ -305,6 +312,17 @@ def _check_command_installed(report: Report, where: str, server: str, command: s
     report.mcp_commands[server] = str(Path(found).absolute())
 
 
+def _shaped(report: Report, key: str, value: Any, pattern: re.Pattern[str], rule: str) -> str | None:
+    """`value` when it is a string `pattern` matches; else None, with the problem reported."""
+    if not isinstance(value, str):
+        report.problem(f"$.{key}", f"must be a string; got {_type_name(value)}")
+    elif not pattern.match(value):
+        report.problem(f"$.{key}", f"{rule}; got {value!r}")
+    else:
+        return value
+    return None
+
+
 def check_manifest(data: Any, report: Report) -> None:
     if not isinstance(data, dict):
         report.problem("$", f"the manifest must be a JSON object; got {_type_name(data)}")
@@ -314,22 +332,12 @@ def check_manifest(data: Any, report: Report) -> None:
     for key in REQUIRED:
         if key not in data:
             report.problem(f"$.{key}", "is required")
-    name = data.get("name")
     if "name" in data:
-        if not isinstance(name, str):
-            report.problem("$.name", f"must be a string; got {_type_name(name)}")
-        elif not NAME_RE.match(name):
-            report.problem("$.name", f"must be kebab-case (lowercase letters, digits, single hyphens); got {name!r}")
-        else:
-            report.name = name
-    version = data.get("version")
+        kebab = "must be kebab-case (lowercase letters, digits, single hyphens)"
+        report.name = _shaped(report, "name", data["name"], NAME_RE, kebab)
     if "version" in data:
-        if not isinstance(version, str):
-            report.problem("$.version", f"must be a string; got {_type_name(version)}")
-        elif not SEMVER_RE.match(version):
-            report.problem("$.version", f"must be a semantic version MAJOR.MINOR.PATCH; got {version!r}")
-        else:
-            report.version = version
+        semver = "must be a semantic version MAJOR.MINOR.PATCH"
+        report.version = _shaped(report, "version", data["version"], SEMVER_RE, semver)
     if "description" in data:
         description = data["description"]
         if not isinstance(description, str) or not description.strip():
