@@ -56,6 +56,12 @@ def cutoff_cursor(cutoff_ns: int) -> str:
     return ulid_floor(cutoff_ns // 1_000_000)
 
 
+def since_cursor(text: str) -> str:
+    """`--since` as a commit-order cursor: the event id, or the first cursor of that time."""
+    cursor, cutoff = parse_since(text)
+    return cursor or cutoff_cursor(cutoff or 0)
+
+
 # -- reading the log -------------------------------------------------------------
 
 

@@ -18,6 +18,15 @@ if TYPE_CHECKING:
 
 _MATCH_HELP = "Match spec key=<json>, repeatable (AND across keys, OR within one): --match 'fields.status=\"done\"'."
 _SOURCE_HELP = "Only events of this source (pytest, docker, github, agent, ...)."
+_BOOKMARK_HELP = (
+    "Named cursor in the store: resume after the last event a run with this name printed (saved as it goes)."
+)
+
+# The options every reading verb shares, declared once.
+Match = Annotated[list[str] | None, typer.Option("--match", "-m", metavar="SPEC", help=_MATCH_HELP)]
+Source = Annotated[str | None, typer.Option(metavar="NAME", help=_SOURCE_HELP)]
+Bookmark = Annotated[str | None, typer.Option(metavar="NAME", help=_BOOKMARK_HELP)]
+JsonLines = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 
 
 def _print_event(frame: EventFrame, as_json: bool) -> None:
@@ -36,17 +45,14 @@ def watch(*, match: list[str], source: str | None, since: str | None, bookmark: 
     from waitbus_store import StoreError
     from waitbus_wire import PredicateError, ulid_from_parts
 
-    from ._entities import cutoff_cursor, open_store, parse_since
+    from ._entities import open_store, since_cursor
     from ._errors import CliError
     from ._render import fail
 
     store = None
     shown = ""  # the last event printed
     try:
-        start: str | None = None
-        if since:
-            cursor, cutoff = parse_since(since)
-            start = cursor or cutoff_cursor(cutoff or 0)
+        start = since_cursor(since) if since else None
         if bookmark:
             store = open_store()
             saved = store.get_bookmark(bookmark)
@@ -142,7 +148,7 @@ def replay(
     from waitbus import entity_keys
     from waitbus_store import StoreError, entity_key
 
-    from ._entities import Filter, cutoff_cursor, open_log, open_store, parse_since
+    from ._entities import Filter, open_log, open_store, since_cursor
     from ._errors import CliError
     from ._render import fail, progress
 
@@ -150,10 +156,7 @@ def replay(
     reader = None
     try:
         flt = Filter(source, match)
-        start: str | None = None
-        if since:
-            cursor, cutoff = parse_since(since)
-            start = cursor or cutoff_cursor(cutoff or 0)
+        start = since_cursor(since) if since else None
         if bookmark:
             store = open_store()
             start = store.get_bookmark(bookmark) or start
@@ -225,22 +228,16 @@ def register(app: typer.Typer) -> None:
 
     @group.command("watch")
     def watch_cmd(
-        match: Annotated[list[str] | None, typer.Option("--match", "-m", metavar="SPEC", help=_MATCH_HELP)] = None,
-        source: Annotated[str | None, typer.Option(metavar="NAME", help=_SOURCE_HELP)] = None,
+        match: Match = None,
+        source: Source = None,
         since: Annotated[
             str | None,
             typer.Option(
                 metavar="WHEN", help="First replay stored events after this event id, or from this long ago (1h)."
             ),
         ] = None,
-        bookmark: Annotated[
-            str | None,
-            typer.Option(
-                metavar="NAME",
-                help="Named cursor kept in the store: resume after the last event a previous run printed.",
-            ),
-        ] = None,
-        json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+        bookmark: Bookmark = None,
+        json: JsonLines = False,
     ) -> None:
         """Live tail: print each event as it lands, one line each, until Ctrl-C.
 
@@ -261,8 +258,8 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(metavar="WHEN", help="Only events newer than this (1h, 30m, 2d) or an event id.")
         ] = None,
         limit: Annotated[int, typer.Option(metavar="N", min=1, help="At most this many (the newest).")] = 50,
-        source: Annotated[str | None, typer.Option(metavar="NAME", help=_SOURCE_HELP)] = None,
-        match: Annotated[list[str] | None, typer.Option("--match", "-m", metavar="SPEC", help=_MATCH_HELP)] = None,
+        source: Source = None,
+        match: Match = None,
         json: Annotated[bool, typer.Option("--json", help="A JSON array of events (oldest first).")] = False,
     ) -> None:
         """Print recent events from the log, oldest first. Needs no hub.
@@ -283,18 +280,13 @@ def register(app: typer.Typer) -> None:
                 help="Print events committed after this event id (or from this long ago: 1h). Default: all.",
             ),
         ] = None,
-        bookmark: Annotated[
-            str | None,
-            typer.Option(
-                metavar="NAME", help="Named cursor: start where the last run with this name stopped, then save."
-            ),
-        ] = None,
+        bookmark: Bookmark = None,
         coalesce: Annotated[
             bool, typer.Option("--coalesce", help="Only the newest event per entity (CI run, container, ...).")
         ] = False,
-        source: Annotated[str | None, typer.Option(metavar="NAME", help=_SOURCE_HELP)] = None,
-        match: Annotated[list[str] | None, typer.Option("--match", "-m", metavar="SPEC", help=_MATCH_HELP)] = None,
-        json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+        source: Source = None,
+        match: Match = None,
+        json: JsonLines = False,
         show_progress: Annotated[
             bool, typer.Option("--progress", help="Report progress on stderr (default: only on a terminal).")
         ] = False,
