@@ -32,6 +32,8 @@ _HELPERS = {
     "waitbus_docker_test_support": _HERE / "sources" / "test_src_docker.py",
     "waitbus_bus_delivery_tests": _HERE / "test_bus_delivery.py",
     "waitbus_fs_source_tests": _HERE / "sources" / "test_src_fs.py",
+    # idle loopback connections held by another user, `nobody` (listener limits)
+    "waitbus_local_attacker": _HERE / "test_hub_metrics_port.py",
     # a real `waitbus-web` process and an SSE reader (web)
     "waitbus_web_test_support": _TESTS / "web" / "support.py",
 }

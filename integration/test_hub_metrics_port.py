@@ -37,7 +37,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _hold_connections_as_nobody(port: int, count: int) -> tuple[int, int]:
+def hold_connections_as_nobody(port: int, count: int) -> tuple[int, int]:
     """A forked child of uid nobody opening `count` idle connections to the port; it
     writes one byte once they are all started and holds them until its pipe closes.
     Returns (pid, the write end of the pipe)."""
@@ -81,7 +81,7 @@ def test_another_user_cannot_load_the_hub_through_its_metrics_port(hub_factory, 
     wait_until(lambda: _try(_scrape, port), "the metrics port", 20)
     threads0, fds0 = _threads_and_fds(hub.pid)
 
-    attacker, hold = _hold_connections_as_nobody(port, CONNECTIONS)
+    attacker, hold = hold_connections_as_nobody(port, CONNECTIONS)
     try:
         time.sleep(2)  # time for a thread-per-connection server to take them all
         threads, fds = _threads_and_fds(hub.pid)

@@ -6,6 +6,7 @@ subprocess, real sockets, the real GitHub source; RSS is read from /proc."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import threading
@@ -235,3 +236,25 @@ def test_a_header_section_past_64_kib_is_431_before_the_rest_is_read(listener: l
         answer = read_all(s)
     assert status_of(answer) == 431, answer[:200]
     assert lh.call(listener.port, "GET", "/healthz")[0] == 200
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user (nobody)")
+def test_idle_connections_of_another_user_cost_at_most_256_threads(listener: lh.Served) -> None:
+    """Loopback TCP is open to every local user. Each connection got a thread and a
+    descriptor until the request timeout, without bound: 1,000 idle connections of
+    `nobody` made ~1,000 threads. Now at most MAX_CONNECTIONS (256) are served at once,
+    the rest are closed at once, and the listener answers again when they go."""
+    import waitbus_local_attacker as attacker  # registered by conftest.py
+
+    pid = listener.proc.pid
+    held, hold = attacker.hold_connections_as_nobody(listener.port, 1000)
+    try:
+        time.sleep(3)  # time to accept them all
+        threads = len(os.listdir(f"/proc/{pid}/task"))
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        assert threads <= 256 + 16 and fds <= 256 + 64, (threads, fds)
+    finally:
+        os.close(hold)
+        os.waitpid(held, 0)
+    status, _, _ = lh.call(listener.port, "GET", "/healthz")
+    assert status == 200

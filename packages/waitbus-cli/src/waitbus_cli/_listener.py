@@ -188,10 +188,35 @@ class Listener:
         return HttpResponse(200, body, content_type)
 
 
+MAX_CONNECTIONS = 256  # served at once; loopback TCP is open to every local user
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # idle keep-alive connections must not hold the process open
     request_queue_size = 128  # the accept backlog: a burst of senders waits, not refused (default 5)
     listener: Listener
+
+    # A thread per connection: without a bound, idle connections of another local user
+    # would each cost a thread and a descriptor until the listener ran out of both.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # closed at once, unlogged: a flood must not fill the log
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that went away mid-response is routine; one line, no traceback.
