@@ -142,11 +142,11 @@ class Bridge:
     async def _run(self, cursor: str) -> None:
         from waitbus import HubUnavailable
 
-        from ._waiting import _stream
+        from ._waiting import stream as events
 
         delay = 1.0
         while True:
-            stream = _stream(None, since=cursor)
+            stream = events(None, since=cursor)
             try:
                 async for frame in stream:
                     self.last_error, delay = None, 1.0

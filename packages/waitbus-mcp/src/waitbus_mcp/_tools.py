@@ -19,7 +19,7 @@ from waitbus_wire import iso_utc
 
 from . import _store
 from ._validate import MAX_LIMIT, MAX_WAIT_S, Args, ToolInputError
-from ._waiting import first_match, json_literal, tail
+from ._waiting import first_match, json_literal, stream, tail
 
 if TYPE_CHECKING:
     from waitbus_wire import EventFrame
@@ -202,9 +202,8 @@ async def _wait_for(bridge: Bridge, args: Args) -> dict[str, Any]:
         if frame is None:
             return {"matched": False, "timed_out": True, "timeout_s": timeout, "event": None}
         return {"matched": True, "timed_out": False, "event": _store.event_dict(frame), "notice": NOTICE}
-    frame = await first_match(
-        match, source=source, to=to, all_of=all_of, first_of=first_of, since=since, timeout=timeout
-    )
+    frames = stream(match, source=source, to=to, all_of=all_of, first_of=first_of, since=since)
+    frame = await first_match(frames, timeout=timeout)
     if frame is None:
         return {"matched": False, "timed_out": True, "timeout_s": timeout, "event": None}
     return {"matched": True, "timed_out": False, "event": _store.event_dict(frame), "notice": NOTICE}
@@ -267,11 +266,7 @@ async def _request(bridge: Bridge, args: Args) -> dict[str, Any]:
         return out
     # Waiting from the request itself: a reply that lands before we subscribe is replayed.
     reply = await first_match(
-        [sent.reply_match],
-        source="agent",
-        to=sender,
-        since=sent.event_id,
-        timeout=timeout,
+        stream([sent.reply_match], source="agent", to=sender, since=sent.event_id), timeout=timeout
     )
     if reply is None:
         out["timed_out"] = True

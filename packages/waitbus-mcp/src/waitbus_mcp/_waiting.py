@@ -25,7 +25,7 @@ def json_literal(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _stream(
+def stream(
     match: Sequence[str] | None,
     *,
     source: str | None = None,
@@ -43,26 +43,17 @@ def _stream(
     )
 
 
-async def first_match(
-    match: Sequence[str] | None,
-    *,
-    source: str | None = None,
-    to: str | None = None,
-    all_of: Sequence[Clause] | None = None,
-    first_of: Sequence[Clause] | None = None,
-    since: str | float | None = None,
-    timeout: float,
-) -> EventFrame | None:
-    """The event that satisfies the predicate (all-of: completes the set), or None at `timeout`."""
-    stream = _stream(match, source=source, to=to, all_of=all_of, first_of=first_of, since=since)
+async def first_match(frames: AsyncGenerator[EventFrame, None], *, timeout: float) -> EventFrame | None:
+    """The first event of `frames` (see stream()), or None at `timeout`; closes the stream.
+    For an all-of stream that is the event completing the set."""
     try:
         async with asyncio.timeout(timeout):
-            async for frame in stream:
+            async for frame in frames:
                 return frame
     except TimeoutError:
         return None
     finally:
-        await stream.aclose()
+        await frames.aclose()
     return None  # pragma: no cover - the stream never ends on its own
 
 
@@ -102,19 +93,19 @@ async def tail(
     if timeout <= 0:
         return Tail([], start, True, False)
     events: list[EventFrame] = []
-    stream = _stream(match, source=source, since=start)
+    frames = stream(match, source=source, since=start)
     try:
         try:
             async with asyncio.timeout(timeout):
-                events.append(await anext(stream))
+                events.append(await anext(frames))
         except TimeoutError:
             return Tail([], start, True, False)
         try:
             async with asyncio.timeout(GATHER_S):
                 while len(events) < limit:
-                    events.append(await anext(stream))
+                    events.append(await anext(frames))
         except TimeoutError:
             pass
     finally:
-        await stream.aclose()
+        await frames.aclose()
     return Tail(events, events[-1].event_id, False, len(events) >= limit)
