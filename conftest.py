@@ -8,13 +8,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests._support import HubProcess
 
 
 @pytest.fixture(autouse=True)
@@ -33,77 +34,6 @@ def waitbus_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dic
         monkeypatch.setenv(key, value)
     yield env
     shutil.rmtree(runtime, ignore_errors=True)
-
-
-def _connectable(path: Path) -> bool:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(str(path))
-    except OSError:
-        return False
-    finally:
-        s.close()
-    return True
-
-
-class HubProcess:
-    """A real hub daemon in a subprocess, for one test."""
-
-    def __init__(self, runtime_dir: str, args: list[str] | None = None, env: dict[str, str] | None = None) -> None:
-        self.socket = Path(runtime_dir) / "broadcast.sock"
-        self.args = args or []
-        self.env = env  # None: this process's environment
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 10.0) -> HubProcess:
-        log = self._log()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "waitbus_hub", "--log-level", "WARNING", *self.args],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            env=self.env,
-        )
-        os.close(log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hub exited {self.proc.returncode}: {self.log_text()}")
-            if _connectable(self.socket):
-                return self
-            time.sleep(0.005)
-        raise RuntimeError("hub did not create its socket in time")
-
-    def _log(self) -> int:
-        # A file, not a pipe: a pipe nobody reads would block a chatty hub.
-        return os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-
-    @property
-    def log_path(self) -> Path:
-        return self.socket.parent / "hub-test.log"
-
-    def log_text(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def kill(self) -> None:
-        """kill -9: no drain, no cleanup; the socket file is left behind."""
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def terminate(self, timeout: float = 15.0) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 @pytest.fixture

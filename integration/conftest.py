@@ -13,10 +13,8 @@ import pytest
 _HERE = Path(__file__).resolve().parent
 _TESTS = _HERE.parent / "tests"
 _HELPERS = {
-    # polling for a process's visible effect (faults, bridge)
     # `make dist` once per session and fresh, hermetic install environments (dist, bridge)
     "waitbus_dist": _HERE / "_dist.py",
-    "waitbus_waiting": _HERE / "_waiting.py",
     # tests/github's stand-ins and payload loaders (sources, faults)
     "waitbus_github_test_support": _TESTS / "github" / "support.py",
     # real `waitbus listener serve`, raw requests, stored rows (fuzz, auth)

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from waitbus_waiting import wait_until
 
+from tests._support import wait_until
 from waitbus import emit
 from waitbus_wire import encode_frame
 

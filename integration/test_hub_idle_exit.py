@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import waitbus_fault_helpers as fh
-from waitbus_waiting import wait_until
 
+from tests._support import wait_until
 from waitbus_store import resolve_paths
 
 IDLE = "1.5"  # seconds: WAITBUS_IDLE_EXIT_SEC for these tests

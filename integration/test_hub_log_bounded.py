@@ -7,8 +7,8 @@ import os
 import signal
 
 import pytest
-from waitbus_waiting import wait_until
 
+from tests._support import wait_until
 from waitbus import wait_for
 from waitbus_store import LOG_MAX_BYTES, resolve_paths
 

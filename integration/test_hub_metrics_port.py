@@ -17,8 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from waitbus_waiting import wait_until
 
+from tests._support import wait_until
 from waitbus import emit
 
 NOBODY = 65534

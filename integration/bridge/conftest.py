@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from waitbus_waiting import wait_until
+
+from tests._support import wait_until
 
 HERE = Path(__file__).resolve().parent
 EMIT_WORKER = HERE.parent / "emit_worker.py"

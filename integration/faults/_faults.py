@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from waitbus_waiting import wait_until  # re-exported: the fault tests call fh.wait_until
+from tests._support import wait_until  # re-exported: the fault tests call fh.wait_until
 
 WAITBUS = Path(sys.executable).with_name("waitbus")
 

@@ -1,6 +1,5 @@
 """Waiting on a real process's visible effect (a row, a socket, a log line) without
-tight timing: poll until it shows, fail naming what never came. Shared by the
-integration directories through integration/conftest.py."""
+tight timing: poll until it shows, fail naming what never came."""
 
 from __future__ import annotations
 
