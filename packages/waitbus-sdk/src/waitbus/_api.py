@@ -8,7 +8,6 @@ from typing import Any
 
 from waitbus_wire import Clause, EventFrame, is_ulid, ulid_floor
 
-from ._agent import send_message
 from ._match import Matcher
 from ._stream import Subscription, astream
 
@@ -94,6 +93,8 @@ def request(
     to: str, body: Any, *, sender: str, timeout: float | None = 30.0, thread: str | None = None
 ) -> EventFrame | None:
     """Send `body` to agent `to` and block for its reply (None at `timeout`)."""
+    from ._agent import send_message  # waiters need no store connection; only agents that talk do
+
     sent = send_message(to, body, sender=sender, thread=thread)
     # Replaying from the request itself means a reply can never slip past us.
     return wait_for(sent.reply_match, source="agent", to=sender, since=sent.event_id, timeout=timeout)
@@ -108,5 +109,7 @@ def respond(msg: EventFrame, body: Any, *, sender: str | None = None) -> str:
     me = sender or f.get("msg_to")
     if not isinstance(me, str):
         raise ValueError("cannot tell who is responding: pass sender=")
+    from ._agent import send_message
+
     reply_to = f["msg_correlation_id"]
     return send_message(f["msg_from"], body, sender=me, thread=f.get("msg_thread"), reply_to=reply_to).event_id

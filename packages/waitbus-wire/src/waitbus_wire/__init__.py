@@ -7,10 +7,13 @@ and an event's one JSON shape for every consumer.
 
 from __future__ import annotations
 
-from ._lazy import lazy_exports
+import sys
+from importlib import import_module
 
 TYPE_CHECKING = False  # not `from typing import ...`: keeps `import waitbus_wire` nearly free
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from ._duration import MAX_DURATION_S, format_duration, parse_duration
     from ._errors import WireError
     from ._event import (
@@ -227,6 +230,29 @@ __all__ = [
     "ulid_from_parts",
     "ulid_time_ms",
 ]
+
+
+# The one PEP 562 mechanism of every waitbus package (defined here, not in a module of
+# its own, so using it costs `import waitbus` no extra import).
+def lazy_exports(package: str, where: Mapping[str, str]) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+    """Return a package's `__getattr__` and `__dir__` for `where` (name -> module).
+
+    A module is absolute (`"waitbus_wire"`) or relative to `package` (`"._event"`).
+    A loaded name is stored in the package, so later lookups skip `__getattr__`.
+    """
+
+    def __getattr__(name: str) -> object:
+        module = where.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(import_module(module, package), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(where))
+
+    return __getattr__, __dir__
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
