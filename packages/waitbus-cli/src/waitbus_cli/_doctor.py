@@ -180,38 +180,27 @@ def check_units() -> list[Check]:
 
 
 def check_local_sources() -> list[Check]:
-    """The docker and fs sources' units: on when they have something to watch."""
-    from ._units_install import (
-        DOCKER_PLIST,
-        DOCKER_UNIT,
-        FS_PLIST,
-        FS_UNIT,
-        current_platform,
-        launch_agents_dir,
-        local_sources,
-        systemd_user_dir,
-    )
+    """Each supervised local source's unit: on when the source has something to watch."""
+    from ._units_install import current_platform, launch_agents_dir, local_sources, source_unit, systemd_user_dir
 
     darwin = current_platform() == "darwin"
     verb = "install-launchd" if darwin else "install-systemd"
     out = []
-    idle = {
-        "docker": "off: no Docker-API socket found (Docker, rootless Docker, podman)",
-        "fs": "off: [fs] paths is empty (nothing is watched until asked)",
-    }
-    for kind, what in local_sources().items():
-        unit = {"docker": DOCKER_PLIST if darwin else DOCKER_UNIT, "fs": FS_PLIST if darwin else FS_UNIT}[kind]
+    for name, sup in local_sources().items():
+        unit = source_unit(name, darwin=darwin)
         installed = (
             (launch_agents_dir() / unit).exists()
             if darwin
             else (systemd_user_dir() / "default.target.wants" / unit).exists()
         )
-        if what is None:
-            out.append(Check(f"source {kind}", OK, idle[kind]))
+        if sup.argv is None:
+            out.append(Check(f"source {name}", OK, f"off: {sup.detail}"))
         elif installed:
-            out.append(Check(f"source {kind}", OK, f"{what}; {unit} {'installed' if darwin else 'enabled'}"))
+            out.append(Check(f"source {name}", OK, f"{sup.detail}; {unit} {'installed' if darwin else 'enabled'}"))
         else:
-            out.append(Check(f"source {kind}", WARN, f"{what}, but {unit} is not enabled: re-run `waitbus {verb}`"))
+            out.append(
+                Check(f"source {name}", WARN, f"{sup.detail}, but {unit} is not enabled: re-run `waitbus {verb}`")
+            )
     return out
 
 

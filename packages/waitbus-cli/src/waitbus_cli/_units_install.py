@@ -8,8 +8,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import _exit
+
+if TYPE_CHECKING:
+    from waitbus import Supervision
 
 SYSTEMD_UNITS = (
     "waitbus-listener.service",
@@ -36,9 +40,6 @@ LAUNCHD_PLISTS = (
     "dev.waitbus.source-docker.plist",
     "dev.waitbus.source-fs.plist",
 )
-# The local sources, each enabled only when it has something to watch.
-DOCKER_UNIT, FS_UNIT = "waitbus-source-docker.service", "waitbus-source-fs.service"
-DOCKER_PLIST, FS_PLIST = "dev.waitbus.source-docker.plist", "dev.waitbus.source-fs.plist"
 LISTENER_PLIST = "dev.waitbus.listener.plist"
 LISTENER_SECRET = "github-webhook-secret"  # noqa: S105 - a name, not a value
 
@@ -155,32 +156,33 @@ def _listener_secret_staged() -> bool:
         return False
 
 
-def docker_engine() -> str | None:
-    """The Docker-API engine the docker source would use, or None (none found, or the
-    source is not installed)."""
-    try:  # the [docker] extra
-        from waitbus_sources_docker import find_engine
-    except ImportError:
-        return None
-    return find_engine()
+def source_unit(name: str, *, darwin: bool) -> str:
+    """The supervised unit of a local source (shipped in units/ for docker and fs)."""
+    return f"dev.waitbus.source-{name}.plist" if darwin else f"waitbus-source-{name}.service"
 
 
-def fs_paths() -> list[str]:
-    """The config's [fs] paths; none when the config cannot be read (doctor says why)."""
-    from ._fs_watch import configured_paths
+def local_sources() -> dict[str, Supervision]:
+    """Each installed source that can be supervised, and what its unit would do: the
+    source decides from its own `[NAME]` config table (SourceSpec.supervise), so the CLI
+    needs no knowledge of any source. A config that cannot be read counts as empty
+    (doctor says why); a broken plugin counts as no sources (`source list` says why)."""
+    from waitbus import installed_sources
+
+    from ._config import load
 
     try:
-        return configured_paths()
+        data = load().model_dump()
     except (ValueError, OSError):
-        return []
-
-
-def local_sources() -> dict[str, str | None]:
-    """Why each local source's unit is enabled (a description), or None when it is not."""
-    engine, paths = docker_engine(), fs_paths()
+        data = {}
+    try:
+        specs = installed_sources()
+    except ValueError:
+        return {}
+    shipped = set(LAUNCHD_PLISTS) | set(SYSTEMD_UNITS)
     return {
-        "docker": f"engine {engine}" if engine else None,
-        "fs": ", ".join(paths) if paths else None,
+        name: spec.supervise(data.get(name) or {})
+        for name, spec in sorted(specs.items())
+        if spec.supervise is not None and source_unit(name, darwin=False) in shipped
     }
 
 
@@ -239,7 +241,7 @@ def install_systemd(*, dry_run: bool, now: bool) -> int:
     if _listener_secret_staged():
         enable.append(LISTENER_UNIT)
     sources = local_sources()
-    enable += [unit for kind, unit in (("docker", DOCKER_UNIT), ("fs", FS_UNIT)) if sources[kind]]
+    enable += [source_unit(name, darwin=False) for name, sup in sources.items() if sup.argv is not None]
     commands = [
         ["systemctl", "--user", "daemon-reload"],
         ["systemctl", "--user", "enable", *(["--now"] if now else [])],
@@ -273,12 +275,12 @@ def install_systemd(*, dry_run: bool, now: bool) -> int:
     return _exit.OK
 
 
-def _note_local_sources(sources: dict[str, str | None]) -> None:
-    for kind, why_not in (
-        ("docker", "no Docker-API socket found (Docker, rootless Docker, podman); re-run once one runs"),
-        ("fs", "[fs] paths is empty in the config; add paths, then re-run"),
-    ):
-        print(f"note: the {kind} source {'watches ' + str(sources[kind]) if sources[kind] else 'is off: ' + why_not}.")
+def _note_local_sources(sources: dict[str, Supervision]) -> None:
+    for name, sup in sources.items():
+        if sup.argv is not None:
+            print(f"note: the {name} source watches {sup.detail}.")
+        else:
+            print(f"note: the {name} source is off: {sup.detail}; re-run once it has something to watch.")
 
 
 def _launchctl(args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -298,7 +300,7 @@ def install_launchd(*, dry_run: bool) -> int:
     plan = _plan(files, target)
     sources = local_sources()
     off = {LISTENER_PLIST} if not _listener_secret_staged() else set()
-    off |= {plist for kind, plist in (("docker", DOCKER_PLIST), ("fs", FS_PLIST)) if not sources[kind]}
+    off |= {source_unit(name, darwin=True) for name, sup in sources.items() if sup.argv is None}
     load = [n for n in LAUNCHD_PLISTS if n not in off]
     domain = f"gui/{os.getuid()}"
     _report(plan, target, files, dry_run)

@@ -48,6 +48,16 @@ class HttpResponse:
 
 
 @dataclass(frozen=True)
+class Supervision:
+    """What a source's supervised unit (`waitbus-source-NAME`) would do with the config
+    it has: `argv` for its runner, or None when there is nothing to watch; `detail`
+    says what it watches, or why it is off."""
+
+    argv: list[str] | None
+    detail: str
+
+
+@dataclass(frozen=True)
 class Route:
     """One HTTP endpoint a source adds to the listener (`POST /webhook`).
 
@@ -73,7 +83,9 @@ class SourceSpec:
     `evaluators` maps a spec prefix named `<source>.<language>` (`github.sha`) to a
     compile function, as `register_evaluator` takes; every consumer finds it when a
     spec uses the prefix. `is_failure(frame)` is True for an event of this source that
-    reports a failure.
+    reports a failure. `supervise(section)` takes the source's own `[NAME]` table of the
+    config file (plain data, `{}` when absent) and says whether its supervised unit has
+    anything to watch (`install-systemd`, `install-launchd` and `doctor` ask it).
     """
 
     name: str
@@ -85,6 +97,7 @@ class SourceSpec:
     routes: tuple[Route, ...] = ()
     evaluators: Mapping[str, Evaluator] = field(default_factory=dict)
     is_failure: Callable[[EventFrame], bool] | None = None
+    supervise: Callable[[Mapping[str, Any]], Supervision] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

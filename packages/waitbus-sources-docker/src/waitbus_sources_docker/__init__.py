@@ -8,7 +8,10 @@ loaded only when the runner starts.
 
 from __future__ import annotations
 
-from waitbus import SourceSpec
+from collections.abc import Mapping
+from typing import Any
+
+from waitbus import SourceSpec, Supervision
 
 from ._engine import engine_sockets, find_engine
 from ._translate import ACTIONS, EVENT_TYPE, SOURCE_NAME, ContainerEvent, translate
@@ -21,6 +24,14 @@ def run(argv: list[str]) -> int:
     return main(argv)
 
 
+def supervise(_section: Mapping[str, Any]) -> Supervision:
+    """The supervised unit runs when a Docker-API engine answers to be watched."""
+    engine = find_engine()
+    if engine is None:
+        return Supervision(None, "no Docker-API socket found (Docker, rootless Docker, podman)")
+    return Supervision([], f"engine {engine}")
+
+
 SOURCE = SourceSpec(
     name=SOURCE_NAME,
     event_types=(EVENT_TYPE,),
@@ -28,6 +39,7 @@ SOURCE = SourceSpec(
     entity_key=("fields.container_id",),
     description="Docker Engine container events (start, die with exit code, stop, kill, oom, health_status)",
     runner=run,
+    supervise=supervise,
 )
 
 __all__ = [

@@ -9,7 +9,11 @@ cheap: watchdog loads only when the runner starts.
 
 from __future__ import annotations
 
-from waitbus import SourceSpec
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from waitbus import SourceSpec, Supervision
 
 from ._ignore import DEFAULT_IGNORE
 
@@ -21,6 +25,15 @@ def run(argv: list[str]) -> int:
     return _run(argv)
 
 
+def supervise(section: Mapping[str, Any]) -> Supervision:
+    """The supervised unit watches the config's `[fs] paths` recursively (`~` expands);
+    none listed: nothing is watched until asked."""
+    paths = [os.path.expanduser(str(p)) for p in section.get("paths") or ()]
+    if not paths:
+        return Supervision(None, "[fs] paths is empty (nothing is watched until asked)")
+    return Supervision([*paths, "--recursive"], ", ".join(paths))
+
+
 SOURCE = SourceSpec(
     name="fs",
     event_types=("fs_change", "fs_gap"),
@@ -30,6 +43,7 @@ SOURCE = SourceSpec(
     "(fields: path, rel, change, is_dir, size, mtime_ns, root; src/dest for moves); on a restart, one fs_gap "
     "event for the time it was not watching (down_from_ns, down_until_ns, down_s, changed paths).",
     runner=run,
+    supervise=supervise,
 )
 
 __all__ = ["DEFAULT_IGNORE", "SOURCE", "run"]
