@@ -3,6 +3,7 @@ ones go into a git-ignored folder, and the run ends with one line of what skippe
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,7 @@ def test_the_last_line_lists_what_skipped_and_why(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(tmp_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},  # the copied conftest imports tests._support
     )  # fmt: skip
     assert out.stdout.rstrip().splitlines()[-1] == ("waitbus: 3 skipped: 2 x podman is not installed; 1 x no jq"), (
         out.stdout
