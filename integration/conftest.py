@@ -10,30 +10,23 @@ from pathlib import Path
 
 import pytest
 
+from tests._support import dist
+
 _HERE = Path(__file__).resolve().parent
 _TESTS = _HERE.parent / "tests"
 _HELPERS = {
-    # `make dist` once per session and fresh, hermetic install environments (dist, bridge)
-    "waitbus_dist": _HERE / "_dist.py",
-    # tests/github's stand-ins and payload loaders (sources, faults)
-    "waitbus_github_test_support": _TESTS / "github" / "support.py",
     # real `waitbus listener serve`, raw requests, stored rows (fuzz, auth)
     "waitbus_listener_test_helpers": _TESTS / "cli" / "test_cli_listener.py",
-    # the fuzzers' seeded case generators
-    "waitbus_fuzz_cases": _HERE / "fuzz" / "cases.py",
     # real pytest sessions with the plugin (sources)
     "waitbus_pytest_source_helpers": _HERE / "sources" / "test_src_pytest_session.py",
     # fresh-venv wheel helpers (sources, bridge's CI-image test)
     "waitbus_src_pytest_packaging": _HERE / "sources" / "test_src_pytest_packaging.py",
     # faults: their own helpers, and the podman/fs/bus fixtures they reuse
-    "waitbus_fault_helpers": _HERE / "faults" / "_faults.py",
     "waitbus_docker_test_support": _HERE / "sources" / "test_src_docker.py",
     "waitbus_bus_delivery_tests": _HERE / "test_bus_delivery.py",
     "waitbus_fs_source_tests": _HERE / "sources" / "test_src_fs.py",
     # idle loopback connections held by another user, `nobody` (listener limits)
     "waitbus_local_attacker": _HERE / "test_hub_metrics_port.py",
-    # a real `waitbus-web` process and an SSE reader (web)
-    "waitbus_web_test_support": _TESTS / "web" / "support.py",
 }
 
 for _name, _path in _HELPERS.items():
@@ -53,11 +46,9 @@ def dist_caches(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def dist_dir(tmp_path_factory: pytest.TempPathFactory, dist_caches: Path) -> Path:
     """`make dist` of this checkout's HEAD (a clean clone, tagged there), built once per session."""
-    import waitbus_dist
-
     root = tmp_path_factory.mktemp("release")
-    env = waitbus_dist.Home(root / "user", dist_caches).env()
-    checkout = waitbus_dist.clone(root / "checkout", env)
-    built = waitbus_dist.make_dist(checkout, root / "dist", env)
+    env = dist.Home(root / "user", dist_caches).env()
+    checkout = dist.clone(root / "checkout", env)
+    built = dist.make_dist(checkout, root / "dist", env)
     assert built.returncode == 0, f"make dist failed:\n{built.stdout}\n{built.stderr}"
     return root / "dist"

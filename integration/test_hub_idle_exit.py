@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-import waitbus_fault_helpers as fh
 
+from tests._support import faults as fh
 from tests._support import wait_until
 from waitbus_store import resolve_paths
 

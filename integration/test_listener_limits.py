@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-import waitbus_github_test_support as gh  # registered by conftest.py
 import waitbus_listener_test_helpers as lh
+
+from tests._support import github as gh
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -11,8 +11,9 @@ import subprocess
 import tempfile
 
 import pytest
-import waitbus_dist as wd
 import waitbus_src_pytest_packaging as pk
+
+from tests._support import dist as wd
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -1,5 +1,5 @@
 """The README's install commands, each run verbatim from a fresh `make dist` in a fresh
-environment (a throw-away HOME and tool homes: see integration/_dist.py), and checked to
+environment (a throw-away HOME and tool homes: see tests/_support/dist.py), and checked to
 have installed our builds, file for file, never the index's unrelated `waitbus`:
 
 - (a) the SDK alone: exactly its closure;
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import waitbus_dist as wd
+from tests._support import dist as wd
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import waitbus_dist as wd
+from tests._support import dist as wd
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

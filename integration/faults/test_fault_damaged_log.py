@@ -18,10 +18,10 @@ from pathlib import Path
 
 import anyio
 import pytest
-import waitbus_fault_helpers as fh  # registered by conftest.py
 from mcp import ClientSession, MCPError
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from tests._support import faults as fh
 from waitbus import emit, hub_stats
 from waitbus_store import Store, StoreError, plan_prune, resolve_paths
 

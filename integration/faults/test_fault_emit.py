@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-import waitbus_fault_helpers as fh  # registered by conftest.py
 
+from tests._support import faults as fh
 from waitbus import emit
 from waitbus_store import Store, StoreError, resolve_paths
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import msgspec
 import pytest
-import waitbus_fault_helpers as fh  # registered by conftest.py
-import waitbus_github_test_support as gh
 
+from tests._support import faults as fh
+from tests._support import github as gh
 from waitbus import emit
 from waitbus._hubinfo import hub_stats
 from waitbus_store import StoreError, resolve_paths

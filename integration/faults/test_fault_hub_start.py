@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import waitbus_fault_helpers as fh  # registered by conftest.py
 
+from tests._support import faults as fh
 from waitbus import emit
 from waitbus._hubinfo import hub_stats
 from waitbus_store import resolve_paths

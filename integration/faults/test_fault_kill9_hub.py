@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 import waitbus_bus_delivery_tests as bus  # registered by conftest.py
-import waitbus_fault_helpers as fh
 
+from tests._support import faults as fh
 from waitbus import emit
 
 INTEGRATION = Path(__file__).resolve().parents[1]

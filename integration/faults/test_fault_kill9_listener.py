@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import waitbus_fault_helpers as fh
-import waitbus_github_test_support as gh  # registered by conftest.py
+
+from tests._support import faults as fh
+from tests._support import github as gh
 
 TOKEN = "emit-token-for-the-kill-test"
 SENDERS = 4

@@ -25,9 +25,10 @@ from typing import Any
 
 import pytest
 import waitbus_docker_test_support as dk  # registered by conftest.py
-import waitbus_fault_helpers as fh
 import waitbus_fs_source_tests as fs
-import waitbus_github_test_support as gh
+
+from tests._support import faults as fh
+from tests._support import github as gh
 
 
 def fs_key(row: dict[str, Any]) -> tuple[Any, ...]:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-import waitbus_fuzz_cases as cases  # registered by integration/conftest.py
 
+from tests._support import fuzz_cases as cases
 from waitbus import emit
 from waitbus._hubinfo import hub_stats
 from waitbus_hub._server import FRAME_CACHE

@@ -12,7 +12,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-import waitbus_github_test_support as gh  # registered by conftest.py
+
+from tests._support import github as gh
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from waitbus_web_test_support import web, web_factory
+
+from tests._support.web import web, web_factory
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.timeout(120)
 
 def test_first_line_is_a_loopback_url_with_a_token_and_only_loopback_listens(web):
     assert web.url == f"http://127.0.0.1:{web.port}/?token={web.token}"
-    from waitbus_web_test_support import listening_addresses
+    from tests._support.web import listening_addresses
 
     assert listening_addresses(web.port) == {"0100007F"}  # 127.0.0.1, nothing else
 
@@ -221,7 +221,7 @@ def test_open_hands_the_tokened_url_to_the_browser(hub, tmp_path):
     browser = tmp_path / "browser.sh"
     browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
     browser.chmod(0o755)
-    from waitbus_web_test_support import WebProcess
+    from tests._support.web import WebProcess
 
     web = WebProcess("--open", env={**os.environ, "BROWSER": str(browser)})
     try:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # this venv's tools: uv, pipx, hatch, cyclonedx-py
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
 VERSION = str(tomllib.loads((REPO / "version.toml").read_text())["version"])

@@ -1,4 +1,4 @@
-"""Helpers shared by the fault tests (registered as `waitbus_fault_helpers` by conftest.py)."""
+"""Helpers shared by the fault tests (integration/faults, and the idle-exit test)."""
 
 from __future__ import annotations
 

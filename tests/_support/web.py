@@ -1,5 +1,5 @@
 """A real `waitbus-web` server in a subprocess, and a small Server-Sent Events reader,
-shared by tests/web and integration/web (registered in integration/conftest.py)."""
+shared by tests/web and integration/web."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Seeded generators of malformed input for the live fuzzers (registered as the module
-`waitbus_fuzz_cases` by integration/conftest.py).
+"""Seeded generators of malformed input for the live fuzzers (integration/fuzz).
 
 Everything comes from one `random.Random`, so a failing case is reproduced by its seed
 and index. `hub_case` makes the bytes one client sends the hub; `http_case` makes one

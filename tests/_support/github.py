@@ -1,7 +1,6 @@
 """Helpers shared by tests/github (fast) and integration/sources/test_src_github_* (slow).
 
-Loaded by path (tests run with --import-mode=importlib): see `load()` at the top of each
-test module. Nothing here fakes waitbus: events go to the real log of the test's own
+Nothing here fakes waitbus: events go to the real log of the test's own
 WAITBUS_STATE_DIR, listeners and stand-ins are real processes on real sockets.
 """
 
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "github"  # its fixtures and API stand-in live beside its tests
 FIXTURES = HERE / "fixtures"
 STANDIN = HERE / "github_api_standin.py"
 # tools/peers/github.sh installs here: /opt as root, else the checkout's git-ignored .peers/
