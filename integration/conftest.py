@@ -15,8 +15,6 @@ from tests._support import dist
 _HERE = Path(__file__).resolve().parent
 _TESTS = _HERE.parent / "tests"
 _HELPERS = {
-    # real `waitbus listener serve`, raw requests, stored rows (fuzz, auth)
-    "waitbus_listener_test_helpers": _TESTS / "cli" / "test_cli_listener.py",
     # real pytest sessions with the plugin (sources)
     "waitbus_pytest_source_helpers": _HERE / "sources" / "test_src_pytest_session.py",
     # fresh-venv wheel helpers (sources, bridge's CI-image test)

@@ -14,8 +14,9 @@ import subprocess
 import time
 
 import pytest
-import waitbus_listener_test_helpers as lh  # registered by integration/conftest.py
 
+from tests._support import WAITBUS
+from tests._support import listener as lh
 from waitbus_cli._secrets import store_secret
 from waitbus_store import resolve_paths
 
@@ -121,7 +122,7 @@ def test_a_bad_secrets_file_stops_the_listener_with_exit_2_and_is_never_printed(
     path.write_bytes(data)
     path.chmod(mode)
     out = subprocess.run(
-        [lh.WAITBUS, "listener", "serve", "--port", "0"],
+        [WAITBUS, "listener", "serve", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -7,7 +7,8 @@ import base64
 import json
 
 import pytest
-from waitbus_listener_test_helpers import TOKEN, call, serve, stage_token, stored
+
+from tests._support.listener import TOKEN, call, serve, stage_token, stored
 
 CE = {
     "specversion": "1.0",

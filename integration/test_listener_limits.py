@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-import waitbus_listener_test_helpers as lh
 
 from tests._support import github as gh
+from tests._support import listener as lh
 
 pytestmark = pytest.mark.timeout(240)
 

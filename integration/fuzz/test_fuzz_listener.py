@@ -17,9 +17,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import waitbus_listener_test_helpers as lh
 
 from tests._support import fuzz_cases as cases
+from tests._support import listener as lh
 from waitbus_cli._secrets import store_secret
 from waitbus_store import resolve_paths
 
