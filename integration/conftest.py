@@ -15,10 +15,6 @@ from tests._support import dist
 _HERE = Path(__file__).resolve().parent
 _TESTS = _HERE.parent / "tests"
 _HELPERS = {
-    # real pytest sessions with the plugin (sources)
-    "waitbus_pytest_source_helpers": _HERE / "sources" / "test_src_pytest_session.py",
-    # fresh-venv wheel helpers (sources, bridge's CI-image test)
-    "waitbus_src_pytest_packaging": _HERE / "sources" / "test_src_pytest_packaging.py",
     # faults: their own helpers, and the podman/fs/bus fixtures they reuse
     "waitbus_docker_test_support": _HERE / "sources" / "test_src_docker.py",
     "waitbus_bus_delivery_tests": _HERE / "test_bus_delivery.py",

@@ -11,9 +11,9 @@ import subprocess
 import tempfile
 
 import pytest
-import waitbus_src_pytest_packaging as pk
 
 from tests._support import dist as wd
+from tests._support import pytest_source as pk
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -34,7 +34,7 @@ def test_a_ci_image_publishes_a_pytest_session_that_unblocks_a_wait_elsewhere(
     installed = set(wd.installed(python, home.env(venv_bin)))
     assert not installed & pk.FORBIDDEN, sorted(installed & pk.FORBIDDEN)
     assert wd.assert_ours(wd.installed(python, home.env(venv_bin)), dist_dir) == set(CI_DISTS)
-    check = pk._run([str(python), "-m", "pip", "check"], timeout=60)
+    check = pk.run_clean([str(python), "-m", "pip", "check"], timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
 
     dev = stack_factory("laptop")
@@ -42,9 +42,9 @@ def test_a_ci_image_publishes_a_pytest_session_that_unblocks_a_wait_elsewhere(
     waiter = dev.start_wait("--source", "pytest", "--match", 'fields.outcome="failed"', "--timeout", "60s")
     runtime = tempfile.mkdtemp(prefix="wbci-")
     try:
-        proj = pk._project(tmp_path)
+        proj = pk.tiny_project(tmp_path)
         env = {
-            **pk._env(),
+            **pk.install_env(),
             "WAITBUS_STATE_DIR": str(tmp_path / "ci-state"),
             "WAITBUS_RUNTIME_DIR": runtime,
             "WAITBUS_NO_AUTOSTART": "1",

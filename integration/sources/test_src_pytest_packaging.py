@@ -23,28 +23,17 @@ from typing import Any
 
 import pytest
 
+from tests._support.pytest_source import FORBIDDEN, install_env, run_clean, tiny_project
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[2]
 OURS = ("waitbus-wire", "waitbus-store", "waitbus-sdk", "waitbus-sources-pytest")
-FORBIDDEN = {"waitbus-hub", "waitbus-cli", "waitbus", "typer", "pydantic", "pydantic-settings", "prometheus-client"}
 _WHEEL = re.compile(r"(?P<name>[^-]+)-(?P<version>[^-]+)-.+\.whl")
-_DROP = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTEST_ADDOPTS", "PYTEST_PLUGINS"}
 
 
 def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _DROP and k != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
-    env.pop("PYTEST_CURRENT_TEST", None)
-    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PYTHONDONTWRITEBYTECODE="1")
-    return env
-
-
-def _run(cmd: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), check=False, **kwargs)
 
 
 def build_wheels(out: Path, dists: tuple[str, ...]) -> Path:
@@ -64,7 +53,7 @@ def build_wheels(out: Path, dists: tuple[str, ...]) -> Path:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=_env(),
+            env=install_env(),
         )
         for dist in dists
     }
@@ -104,7 +93,7 @@ def _download(dest: Path, requirements: list[str]) -> Path:
         return Path(offline)
     cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--dest", str(dest), *requirements]
     try:
-        result = _run(cmd, timeout=300)
+        result = run_clean(cmd, timeout=300)
     except subprocess.TimeoutExpired:
         pytest.skip(f"pip download {' '.join(requirements)} timed out: no index reachable? (set WAITBUS_WHEELHOUSE)")
     if result.returncode != 0:
@@ -120,17 +109,17 @@ def third_party(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _venv(where: Path, find_links: list[Path], *requirements: str) -> Path:
-    made = _run([sys.executable, "-m", "venv", str(where)], timeout=120)
+    made = run_clean([sys.executable, "-m", "venv", str(where)], timeout=120)
     assert made.returncode == 0, made.stderr
     python = where / "bin" / "python"
     links = [arg for d in find_links for arg in ("--find-links", str(d))]
-    install = _run([str(python), "-m", "pip", "install", "--no-index", *links, *requirements], timeout=300)
+    install = run_clean([str(python), "-m", "pip", "install", "--no-index", *links, *requirements], timeout=300)
     assert install.returncode == 0, install.stdout + install.stderr
     return python
 
 
 def _installed(python: Path) -> set[str]:
-    listed = _run([str(python), "-m", "pip", "list", "--format=json"], timeout=60)
+    listed = run_clean([str(python), "-m", "pip", "list", "--format=json"], timeout=60)
     assert listed.returncode == 0, listed.stderr
     return {normalize(p["name"]) for p in json.loads(listed.stdout)} - {"pip", "setuptools", "wheel"}
 
@@ -149,16 +138,6 @@ def _sessions(state: Path) -> list[dict[str, Any]]:
     return [fields for kind, fields in _events(state) if kind == "pytest_session"]
 
 
-def _project(root: Path) -> Path:
-    proj = root / "proj"
-    proj.mkdir()
-    (proj / "pytest.ini").write_text("[pytest]\n")
-    (proj / "test_tiny.py").write_text(
-        "".join(f"def test_{i}(): pass\n" for i in range(3)) + "def test_x(): assert 0\n"
-    )
-    return proj
-
-
 def test_one_source_package_brings_only_the_sdk_side(our_wheels: Path, third_party: Path, tmp_path: Path) -> None:
     python = _venv(tmp_path / "venv", [our_wheels, third_party], "waitbus-sources-pytest")
     installed = _installed(python)
@@ -167,18 +146,18 @@ def test_one_source_package_brings_only_the_sdk_side(our_wheels: Path, third_par
     if not os.environ.get("WAITBUS_WHEELHOUSE"):  # with a download dir we know the exact closure
         downloaded = {normalize(m["name"]) for w in third_party.glob("*.whl") if (m := _WHEEL.fullmatch(w.name))}
         assert installed == set(OURS) | downloaded
-    check = _run([str(python), "-m", "pip", "check"], timeout=60)
+    check = run_clean([str(python), "-m", "pip", "check"], timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
 
-    door = _run(
+    door = run_clean(
         [str(python), "-I", "-c", "from waitbus._sources import get_source; print(get_source('pytest').event_types)"],
         timeout=60,
     )
     assert door.returncode == 0 and "pytest_session" in door.stdout, door.stderr
 
     state = tmp_path / "state"
-    proj = _project(tmp_path)
-    env = {**_env(), "WAITBUS_STATE_DIR": str(state)}
+    proj = tiny_project(tmp_path)
+    env = {**install_env(), "WAITBUS_STATE_DIR": str(state)}
     ran = subprocess.run(
         [str(python), "-m", "pytest", "-q", "-W", "error"],
         cwd=proj,
@@ -198,8 +177,8 @@ def test_under_xdist_only_the_controller_publishes(our_wheels: Path, third_party
     xdist = _download(tmp_path / "xdist-wheels", ["pytest-xdist"])
     python = _venv(tmp_path / "venv", [our_wheels, third_party, xdist], "waitbus-sources-pytest", "pytest-xdist")
     state = tmp_path / "state"
-    proj = _project(tmp_path)
-    env = {**_env(), "WAITBUS_STATE_DIR": str(state)}
+    proj = tiny_project(tmp_path)
+    env = {**install_env(), "WAITBUS_STATE_DIR": str(state)}
     ran = subprocess.run(
         [str(python), "-m", "pytest", "-q", "-n", "2", "--waitbus-failures"],
         cwd=proj, env=env, capture_output=True, text=True, timeout=180,

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-import waitbus_pytest_source_helpers as h  # registered by conftest.py
+
+from tests._support import pytest_source as h
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,80 +13,25 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests._support.pytest_source import (
+    FAST,
+    inner_env,
+    make_project,
+    only_session,
+    pytest_counts_line,
+    run_pytest,
+    stored,
+)
+
 pytestmark = pytest.mark.timeout(120)
-
-# Hypothesis's pytest plugin imports all of hypothesis at start-up (0.4 s here): off in
-# the inner runs to keep them fast. It has nothing to do with what is tested.
-FAST = ("-p", "no:hypothesispytest")
-_PYTEST_ENV = {"PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_CURRENT_TEST"}
-
-
-def make_project(root: Path, files: dict[str, str]) -> Path:
-    proj = root / "proj"
-    proj.mkdir()
-    (proj / "pytest.ini").write_text("[pytest]\n")
-    for name, text in files.items():
-        (proj / name).write_text(text)
-    return proj
-
-
-def inner_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _PYTEST_ENV and not k.startswith("WAITBUS_PYTEST")}
-    env.update(extra)
-    return env
-
-
-def run_pytest(proj: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", *FAST, *args],
-        cwd=proj,
-        env=env or inner_env(),
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-
-
-def stored(state_dir: str | None = None) -> list[dict[str, Any]]:
-    """Every stored event, oldest first, with `fields` decoded."""
-    db = Path(state_dir or os.environ["WAITBUS_STATE_DIR"]) / "events.db"
-    if not db.exists():
-        return []
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            "SELECT event_id, source, event_type, delivery_id, summary, fields FROM events ORDER BY seq"
-        ).fetchall()
-    finally:
-        conn.close()
-    keys = ("event_id", "source", "event_type", "delivery_id", "summary")
-    return [dict(zip(keys, row[:5], strict=True), fields=json.loads(row[5])) for row in rows]
-
-
-def only_session(state_dir: str | None = None) -> dict[str, Any]:
-    events = stored(state_dir)
-    sessions = [e for e in events if e["event_type"] == "pytest_session"]
-    assert len(sessions) == 1, events
-    assert sessions[0]["source"] == "pytest"
-    return sessions[0]
-
-
-def pytest_counts_line(stdout: str) -> str:
-    """pytest's own last line without its timing: '1 failed, 2 passed'."""
-    last = stdout.strip().splitlines()[-1].strip("= ")
-    return re.sub(r" in [\d.]+s.*$", "", last)
 
 
 MIXED = """

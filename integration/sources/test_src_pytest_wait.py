@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import waitbus_pytest_source_helpers as h  # registered by conftest.py
+
+from tests._support import pytest_source as h
 
 README_WAIT = ["wait", "--source", "pytest", "--match", 'fields.event_type="pytest_session"', "--timeout", "1m"]
 
