@@ -1,7 +1,7 @@
 """Fixtures and shared helpers for the fault tests.
 
-The helper modules are registered by integration/conftest.py; the real-podman
-fixtures of the docker source tests are reused here, not copied.
+The real-podman fixtures of the docker source tests (tests/_support/docker.py) are
+reused here, not copied.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from waitbus_docker_test_support import containers, podman, start_runner  # noqa: F401  (fixtures)
+
+from tests._support.docker import containers, podman, start_runner  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import waitbus_docker_test_support as dk  # registered by conftest.py
 import waitbus_fs_source_tests as fs
 
+from tests._support import docker as dk
 from tests._support import faults as fh
 from tests._support import github as gh
 
