@@ -15,9 +15,6 @@ from tests._support import dist
 _HERE = Path(__file__).resolve().parent
 _TESTS = _HERE.parent / "tests"
 _HELPERS = {
-    # faults: their own helpers, and the podman/fs/bus fixtures they reuse
-    "waitbus_bus_delivery_tests": _HERE / "test_bus_delivery.py",
-    "waitbus_fs_source_tests": _HERE / "sources" / "test_src_fs.py",
     # idle loopback connections held by another user, `nobody` (listener limits)
     "waitbus_local_attacker": _HERE / "test_hub_metrics_port.py",
 }

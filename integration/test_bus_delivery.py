@@ -10,31 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests._support.bus import finish, start_subscriber, stored_ids
 from waitbus import emit, subscribe, wait_for
-from waitbus_store import Store
 from waitbus_store import resolve_paths as _paths
 
 HERE = Path(__file__).parent
-
-
-def start_subscriber(reap, out: Path, *args: str) -> subprocess.Popen[bytes]:
-    proc = reap(
-        subprocess.Popen([sys.executable, str(HERE / "sub_worker.py"), str(out), *args], stdout=subprocess.PIPE)
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == b"ready"
-    return proc
-
-
-def finish(procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
-    emit("agent", "control", fields={"done": True})
-    for proc in procs:
-        assert proc.wait(timeout) == 0
-
-
-def stored_ids() -> list[str]:
-    with Store(_paths().db) as store:
-        return [r.event_id for r in store.read_after(0, 1_000_000) if r.event_type == "load"]
 
 
 @pytest.mark.timeout(120)

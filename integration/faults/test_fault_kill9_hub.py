@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
-import waitbus_bus_delivery_tests as bus  # registered by conftest.py
 
+from tests._support import bus
 from tests._support import faults as fh
 from waitbus import emit
 

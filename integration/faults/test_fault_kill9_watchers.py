@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import waitbus_fs_source_tests as fs
 
 from tests._support import docker as dk
 from tests._support import faults as fh
+from tests._support import fs
 from tests._support import github as gh
 
 

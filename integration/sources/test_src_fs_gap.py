@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import waitbus_fs_source_tests as fs
 
+from tests._support import fs
 from waitbus_store import Store, resolve_paths
 
 pytestmark = pytest.mark.timeout(90)
