@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import sys
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from . import _exit
@@ -159,19 +158,11 @@ def serve(log_level: str) -> int:
         print(f"waitbus serve: not running {name}: a periodic job; schedule `{command}` {every}", file=sys.stderr)
     sys.stderr.flush()
 
-    interrupted = False
-    hub_handler = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(signum: int, frame: FrameType | None) -> None:
-        nonlocal interrupted
-        interrupted = True
-        if callable(hub_handler):
-            hub_handler(signum, frame)
-
-    signal.signal(signal.SIGINT, on_sigint)
     try:
         code = hub.serve()
     finally:
         if listener is not None:
             listener.stop()  # after the hub drains: requests in flight finish, then exit
-    return _exit.INTERRUPTED if interrupted else code
+    # The hub's own handler saw the signal, from the moment it listened: a SIGINT
+    # before this function got here is still an interrupt (130), not a clean stop.
+    return _exit.INTERRUPTED if hub.stop_signal == signal.SIGINT else code

@@ -86,6 +86,7 @@ class Hub(ClientSide):
         self._cache: OrderedDict[int, Prepared] = OrderedDict()
         self._cache_bytes = 0
         self._stopping = False
+        self.stop_signal: int | None = None  # the signal that stopped serve(), if one did
         self._lock_fd: int | None = None
         self._own_socket_path = True
         self.store: Store
@@ -237,6 +238,7 @@ class Hub(ClientSide):
         return True
 
     def _on_signal(self, signum: int, _frame: object) -> None:
+        self.stop_signal = signum
         self._stopping = True
 
     def _drain_wake(self) -> None:
