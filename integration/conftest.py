@@ -1,30 +1,13 @@
-"""Shared helper modules for every integration test, registered once under importable
-names: pytest runs with --import-mode=importlib, so a test file cannot import another
-file by name. Listed so that a helper comes after the helpers it imports."""
+"""Fixtures shared by the integration tests. Their helper modules live in tests/_support
+(imported by name: pytest puts the repository root on sys.path)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests._support import dist
-
-_HERE = Path(__file__).resolve().parent
-_TESTS = _HERE.parent / "tests"
-_HELPERS = {
-    # idle loopback connections held by another user, `nobody` (listener limits)
-    "waitbus_local_attacker": _HERE / "test_hub_metrics_port.py",
-}
-
-for _name, _path in _HELPERS.items():
-    if _name not in sys.modules:
-        _spec = importlib.util.spec_from_file_location(_name, _path)
-        assert _spec is not None and _spec.loader is not None
-        sys.modules[_name] = importlib.util.module_from_spec(_spec)
-        _spec.loader.exec_module(sys.modules[_name])
 
 
 @pytest.fixture(scope="session")

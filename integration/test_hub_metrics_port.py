@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests._support import wait_until
+from tests._support import free_port, wait_until
+from tests._support.attacker import hold_connections_as_nobody
 from waitbus import emit
 
-NOBODY = 65534
 CONNECTIONS = 300
 
 pytestmark = [
@@ -29,42 +29,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user (nobody)"),
     pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="counts the hub's threads and fds in /proc"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def hold_connections_as_nobody(port: int, count: int) -> tuple[int, int]:
-    """A forked child of uid nobody opening `count` idle connections to the port; it
-    writes one byte once they are all started and holds them until its pipe closes.
-    Returns (pid, the write end of the pipe)."""
-    ready_r, ready_w = os.pipe()
-    hold_r, hold_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.close(ready_r)
-            os.close(hold_w)
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            held = []
-            for _ in range(count):
-                s = socket.socket()
-                s.setblocking(False)  # the backlog may be full: do not wait for each
-                s.connect_ex(("127.0.0.1", port))
-                held.append(s)
-            os.write(ready_w, b"1")
-            os.read(hold_r, 1)  # until the test closes its end
-        finally:
-            os._exit(0)
-    os.close(ready_w)
-    os.close(hold_r)
-    assert os.read(ready_r, 1) == b"1"
-    os.close(ready_r)
-    return pid, hold_w
 
 
 def _threads_and_fds(pid: int) -> tuple[int, int]:
@@ -76,7 +40,7 @@ def _scrape(port: int) -> str:
 
 
 def test_another_user_cannot_load_the_hub_through_its_metrics_port(hub_factory, raw_client):
-    port = _free_port()
+    port = free_port()
     hub = hub_factory(["--metrics-port", str(port)])
     wait_until(lambda: _try(_scrape, port), "the metrics port", 20)
     threads0, fds0 = _threads_and_fds(hub.pid)
@@ -102,7 +66,7 @@ def test_another_user_cannot_load_the_hub_through_its_metrics_port(hub_factory, 
 
 
 def test_a_dribbled_metrics_request_is_cut_off_by_a_whole_request_deadline(hub_factory):
-    port = _free_port()
+    port = free_port()
     hub_factory(["--metrics-port", str(port)])
     wait_until(lambda: _try(_scrape, port), "the metrics port", 20)
     start = time.monotonic()

@@ -17,6 +17,7 @@ import pytest
 
 from tests._support import github as gh
 from tests._support import listener as lh
+from tests._support.attacker import hold_connections_as_nobody
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -245,10 +246,8 @@ def test_idle_connections_of_another_user_cost_at_most_256_threads(listener: lh.
     descriptor until the request timeout, without bound: 1,000 idle connections of
     `nobody` made ~1,000 threads. Now at most MAX_CONNECTIONS (256) are served at once,
     the rest are closed at once, and the listener answers again when they go."""
-    import waitbus_local_attacker as attacker  # registered by conftest.py
-
     pid = listener.proc.pid
-    held, hold = attacker.hold_connections_as_nobody(listener.port, 1000)
+    held, hold = hold_connections_as_nobody(listener.port, 1000)
     try:
         time.sleep(3)  # time to accept them all
         threads = len(os.listdir(f"/proc/{pid}/task"))

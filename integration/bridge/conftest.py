@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,17 +22,11 @@ from typing import Any
 
 import pytest
 
-from tests._support import wait_until
+from tests._support import free_port, wait_until
 
 HERE = Path(__file__).resolve().parent
 EMIT_WORKER = HERE.parent / "emit_worker.py"
 WAITBUS = str(Path(sys.executable).with_name("waitbus"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def nats_server_binary() -> str:

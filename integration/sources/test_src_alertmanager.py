@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from tests._support import free_port
 from waitbus_store import Store, resolve_paths
 
 pytestmark = pytest.mark.slow
@@ -52,12 +52,6 @@ needs_alertmanager = pytest.mark.skipif(
     reason="prometheus-alertmanager is not installed and could not be: run tools/peers/alertmanager.sh "
     "(apt-get install prometheus-alertmanager) as root",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http(method: str, url: str, body: Any = None, timeout: float = 5) -> tuple[int, bytes]:

@@ -5,6 +5,7 @@ The pytest fixtures stay in the root conftest.py; this package holds what they u
 from tests._support._cli import WAITBUS, run_cli
 from tests._support._clock import Clock, FakeClock
 from tests._support._hub import HubProcess, connectable
+from tests._support._net import free_port
 from tests._support._waiting import wait_until
 
-__all__ = ["WAITBUS", "run_cli", "Clock", "FakeClock", "HubProcess", "connectable", "wait_until"]
+__all__ = ["WAITBUS", "run_cli", "Clock", "FakeClock", "HubProcess", "connectable", "free_port", "wait_until"]

@@ -10,7 +10,6 @@ import copy
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests._support._net import free_port
 
 HERE = Path(__file__).resolve().parents[1] / "github"  # its fixtures and API stand-in live beside its tests
 FIXTURES = HERE / "fixtures"
@@ -93,12 +94,6 @@ def github_events(event_type: str | None = None) -> list[dict[str, Any]]:
                 found = store.get(row.event_id)
                 out.append({**row._asdict(), "fields": json.loads(row.fields), "payload": found[1] if found else None})
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def waitbus_cmd() -> list[str]:

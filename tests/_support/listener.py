@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from tests._support._cli import WAITBUS, run_cli
+from tests._support._net import free_port
 from waitbus_store import connect_readonly, resolve_paths
 
 TOKEN = "emit-tok-7f3a9c"
@@ -20,12 +21,6 @@ TOKEN = "emit-tok-7f3a9c"
 def stage_token(value: str = TOKEN) -> None:
     out = run_cli("install-credentials", "emit-token", input=value)
     assert out.returncode == 0, out.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Served:

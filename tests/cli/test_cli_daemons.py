@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._support import free_port
 from waitbus_store import resolve_paths
 
 WAITBUS = str(Path(sys.executable).with_name("waitbus"))
@@ -41,14 +42,6 @@ def start(reap, *args: str):
         finally:
             s.close()
     raise AssertionError(f"no hub socket: {daemon_log()}")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)
