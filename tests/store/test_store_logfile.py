@@ -46,3 +46,16 @@ def test_without_the_variable_stdout_and_stderr_are_untouched(tmp_path: Path) ->
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50, cwd=tmp_path)
     assert done.stdout == "out\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.timeout(60)
+def test_a_symlink_where_the_log_goes_is_never_written_through(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    log = tmp_path / "daemon.log"
+    log.symlink_to(victim)
+    code = "from waitbus_store import bound_log_from_env; bound_log_from_env(); print('out')"
+    env = {"WAITBUS_LOG_FILE": str(log), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=50)
+    assert victim.read_text() == "precious\n"
+    assert "cannot write the log file" in done.stderr and done.stdout == "out\n"

@@ -17,6 +17,8 @@ import os
 import sys
 import threading
 
+from ._dirs import open_private
+
 LOG_FILE_ENV = "WAITBUS_LOG_FILE"
 LOG_MAX_BYTES = 1024 * 1024
 LOG_BACKUPS = 2
@@ -42,7 +44,7 @@ class _Bound:
         zero in place instead, so the bound holds even then."""
         tmp = f"{self.path}.new"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+            fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
         except OSError:
             for target in (1, 2):
                 try:
@@ -86,7 +88,9 @@ def bound_log(path: str, *, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_B
     """Send this process's stdout and stderr to `path` (appending), rotated by size.
     Call it first thing in `main`, before logging is configured: a handler keeps the
     sys.stderr it finds."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    # O_NOFOLLOW: a symlink planted where the log goes must not make us append to
+    # (or, on rotation, truncate) a file it points at.
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
