@@ -297,7 +297,7 @@ def _load(duck: Any, reader: Reader, report: Any) -> int:
     import msgspec
 
     from waitbus import entity_keys
-    from waitbus_store import entity_of, is_failure
+    from waitbus_store import entity_of, looks_failed
 
     keys = entity_keys()
     enc = msgspec.json.Encoder()
@@ -313,7 +313,7 @@ def _load(duck: Any, reader: Reader, report: Any) -> int:
             with chunk.open("wb") as out:
                 for seq, f in batch:
                     kind, name = entity_of(f, keys)
-                    entity, failed = f"{f.source} {kind} {name}", is_failure(f.source, f.fields)
+                    entity, failed = f"{f.source} {kind} {name}", looks_failed(f.source, f.fields)
                     row = (seq, f.event_id, f.source, f.event_type, f.owner, f.repo, f.received_at, f.delivery_id)
                     values = (*row, f.summary, f.fields, entity, failed)
                     out.write(enc.encode(dict(zip(names, values, strict=True))) + b"\n")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         runtime_dir,
         state_dir,
     )
-    from ._entity import EntityBoard, EntityKeys, EntityState, entity_key, entity_of, is_failure, state_of
+    from ._entity import EntityBoard, EntityKeys, EntityState, entity_key, entity_of, looks_failed, state_of
     from ._errors import ConfigError, StoreBaseError
     from ._identity import bus_id
     from ._jsonfile import write_json_atomic
@@ -70,7 +70,7 @@ _WHERE = {
     "EntityState": "._entity",
     "entity_key": "._entity",
     "entity_of": "._entity",
-    "is_failure": "._entity",
+    "looks_failed": "._entity",
     "state_of": "._entity",
     "Reader": "._reader",
     "TypeSummary": "._reader",
@@ -135,7 +135,7 @@ __all__ = [
     "entity_key",
     "explain",
     "entity_of",
-    "is_failure",
+    "looks_failed",
     "open_reader",
     "plan_prune",
     "prune",

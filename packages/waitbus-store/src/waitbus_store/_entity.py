@@ -77,9 +77,10 @@ def state_of(frame: EventFrame) -> str:
     return frame.event_type
 
 
-def is_failure(source: str, fields: Mapping[str, Any]) -> bool:
+def looks_failed(source: str, fields: Mapping[str, Any]) -> bool:
     """True for a failed/cancelled run, a failed test session, a container that died
-    non-zero or ran out of memory, and the like."""
+    non-zero or ran out of memory, and the like: a heuristic over common field names
+    for colouring entities. A source's own verdict is `waitbus.is_failure(frame)`."""
     for key in ("conclusion", "outcome", "status", "state", "result", "health_status"):
         value = fields.get(key)
         if isinstance(value, str) and value.lower() in _FAILED_VALUES:
@@ -122,7 +123,7 @@ class EntityBoard:
         kind, name = entity_of(frame, self.keys)
         old = self._rows.pop(key, None)  # re-insert: the dict stays ordered by last update
         row = EntityState(
-            kind, name, state_of(frame), is_failure(frame.source, frame.fields), frame, (old.events + 1) if old else 1
+            kind, name, state_of(frame), looks_failed(frame.source, frame.fields), frame, (old.events + 1) if old else 1
         )
         self._rows[key] = row
         return row
