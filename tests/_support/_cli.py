@@ -11,15 +11,22 @@ WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60, input: str | None = None
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    input: str | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`waitbus *args` to completion, text output captured; `env` defaults to this
-    process's environment (the hermetic one the root conftest set)."""
+    process's environment (the hermetic one the root conftest set). Without `input`,
+    stdin is /dev/null: never the terminal pytest was started from."""
     return subprocess.run(
         [WAITBUS, *args],
         capture_output=True,
         text=True,
         input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
         timeout=timeout,
         env=env if env is not None else os.environ.copy(),
+        cwd=cwd,
     )

@@ -7,15 +7,13 @@ and no error about the secrets file ever contains a secret."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests._support import run_cli
 from waitbus_cli._config import Settings, load
 from waitbus_cli._config_cmd import describe_error
 from waitbus_cli._secrets import NAME_RE, SecretsError, read_secrets, store_secret
@@ -25,7 +23,6 @@ from waitbus_cli._secrets import NAME_RE, SecretsError, read_secrets, store_secr
 PROPS = settings(
     max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 
 TOML_VALUE = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
@@ -91,9 +88,7 @@ NASTY_CONFIGS = {
 def test_config_validate_exits_2_without_a_traceback(tmp_path: Path, name: str) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(NASTY_CONFIGS[name])
-    out = subprocess.run(
-        [WAITBUS, "config", "validate", str(path)], capture_output=True, text=True, timeout=30, env=os.environ.copy()
-    )
+    out = run_cli("config", "validate", str(path), timeout=30)
     assert out.returncode == 2, out.stderr[-500:]
     assert "Traceback" not in out.stderr
     assert out.stderr.startswith("waitbus config validate: ")

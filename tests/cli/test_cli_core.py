@@ -5,24 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import msgspec
 import pytest
 
+from tests._support import WAITBUS, run_cli
 from waitbus_store import Store, resolve_paths
-
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
-
-
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WAITBUS, *args], capture_output=True, text=True, input=stdin, timeout=60, env=os.environ.copy()
-    )
 
 
 def test_emit_prints_the_event_id_and_stores_typed_fields():
-    out = run(
+    out = run_cli(
         "emit",
         "agent",
         "build_done",
@@ -49,8 +41,8 @@ def test_emit_prints_the_event_id_and_stores_typed_fields():
 
 
 def test_repeated_delivery_id_is_reported_not_an_error():
-    first = run("emit", "agent", "x", "--delivery-id", "d-1", "--json")
-    again = run("emit", "agent", "x", "--delivery-id", "d-1")
+    first = run_cli("emit", "agent", "x", "--delivery-id", "d-1", "--json")
+    again = run_cli("emit", "agent", "x", "--delivery-id", "d-1")
     assert first.returncode == 0 and again.returncode == 0
     event_id = msgspec.json.decode(first.stdout)["event_id"]
     assert again.stdout.startswith(event_id) and "duplicate delivery id" in again.stdout
@@ -60,9 +52,9 @@ def test_payload_from_stdin_file_and_json(tmp_path):
     f = tmp_path / "body.bin"
     f.write_bytes(b"\x00\x01raw")
     ids = [
-        run("emit", "agent", "x", "--payload", "-", stdin="from stdin").stdout.strip(),
-        run("emit", "agent", "x", "--payload", f"@{f}").stdout.strip(),
-        run("emit", "agent", "x", "--payload", '{"a": 1}').stdout.strip(),
+        run_cli("emit", "agent", "x", "--payload", "-", input="from stdin").stdout.strip(),
+        run_cli("emit", "agent", "x", "--payload", f"@{f}").stdout.strip(),
+        run_cli("emit", "agent", "x", "--payload", '{"a": 1}').stdout.strip(),
     ]
     with Store(resolve_paths().db) as store:
         assert [store.get(i)[1] for i in ids] == [b"from stdin", b"\x00\x01raw", b'{"a": 1}']
@@ -79,7 +71,7 @@ def test_payload_from_stdin_file_and_json(tmp_path):
     ],
 )
 def test_bad_input_exits_2_with_a_message_and_writes_nothing(args, message):
-    out = run(*args)
+    out = run_cli(*args)
     assert out.returncode == 2
     assert message in out.stderr
     db = resolve_paths().db
@@ -98,21 +90,21 @@ def test_unwritable_state_dir_exits_4(tmp_path, monkeypatch):
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)
         monkeypatch.setenv("WAITBUS_STATE_DIR", str(ro / "state"))
-    out = run("emit", "agent", "x")
+    out = run_cli("emit", "agent", "x")
     assert out.returncode == 4, out.stderr
     assert "cannot create" in out.stderr
 
 
 def test_broadcast_serve_help_and_bad_flags():
-    helped = run("broadcast", "serve", "--help")
+    helped = run_cli("broadcast", "serve", "--help")
     assert helped.returncode == 0 and "--lag-limit-bytes" in helped.stdout
-    bad = run("broadcast", "serve", "--heartbeat-sec", "0")
+    bad = run_cli("broadcast", "serve", "--heartbeat-sec", "0")
     assert bad.returncode == 2 and "heartbeat" in bad.stderr
 
 
 @pytest.mark.timeout(120)
 def test_demo_runs_offline_and_prints_its_latency():
-    out = run("demo", "--rounds", "2")
+    out = run_cli("demo", "--rounds", "2")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "event-to-unblock latency over 2 runs" in out.stdout
     for kind in ("pytest/pytest_session", "docker/docker_container", "fs/fs_change"):

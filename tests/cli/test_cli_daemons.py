@@ -7,22 +7,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests._support import free_port
+from tests._support import WAITBUS, free_port, run_cli
 from waitbus_store import resolve_paths
-
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
-
-
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WAITBUS, *args], capture_output=True, text=True, input=stdin, timeout=60, env=os.environ.copy()
-    )
 
 
 def start(reap, *args: str):
@@ -59,7 +50,7 @@ def daemon_log() -> str:
 
 
 def test_unknown_source_is_a_clear_error():
-    out = run("source", "carrier-pigeon")
+    out = run_cli("source", "carrier-pigeon")
     assert out.returncode == 2
     assert "unknown source 'carrier-pigeon'" in out.stderr and "installed:" in out.stderr
 
@@ -104,7 +95,7 @@ def test_broadcast_serve_with_a_bad_config_exits_2_naming_the_key(tmp_path, monk
     config = tmp_path / "config.toml"
     config.write_text("[hub]\nlag_limit_bytes = 10\n")
     monkeypatch.setenv("WAITBUS_CONFIG", str(config))
-    out = run("broadcast", "serve")
+    out = run_cli("broadcast", "serve")
     assert out.returncode == 2
     assert "hub.lag_limit_bytes" in out.stderr and "Traceback" not in out.stderr
     assert not resolve_paths().socket.exists()
@@ -131,7 +122,7 @@ def test_serve_runs_a_working_hub_and_stops_cleanly_on_sigterm(reap):
 
 
 def test_serve_exits_130_on_sigint_and_3_when_a_hub_already_runs(reap, hub):
-    second = run("serve")
+    second = run_cli("serve")
     assert second.returncode == 3 and f"pid {hub.pid}" in second.stderr
     hub.terminate()
     # SIGINT the moment the socket answers, several times: a signal landing before serve
@@ -158,9 +149,9 @@ def fake_gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_listener_forward_execs_gh_with_the_staged_secret(fake_gh, monkeypatch):
-    assert run("install-credentials", "github-webhook-secret", stdin="fwd-VALUE-77").returncode == 0
+    assert run_cli("install-credentials", "github-webhook-secret", input="fwd-VALUE-77").returncode == 0
     monkeypatch.setenv("WAITBUS_LISTENER__PORT", "9123")
-    out = run("listener", "forward", "octo/app")
+    out = run_cli("listener", "forward", "octo/app")
     assert out.returncode == 0, out.stderr
     assert fake_gh.read_text().splitlines() == [
         "webhook",
@@ -179,8 +170,8 @@ def test_listener_forward_execs_gh_with_the_staged_secret(fake_gh, monkeypatch):
 )
 def test_listener_forward_refuses_without_secret_or_with_a_bad_repo(fake_gh, repo, stage, message):
     if stage:
-        assert run("install-credentials", "github-webhook-secret", stdin="v").returncode == 0
-    out = run("listener", "forward", repo)
+        assert run_cli("install-credentials", "github-webhook-secret", input="v").returncode == 0
+    out = run_cli("listener", "forward", repo)
     assert out.returncode == 2 and message in out.stderr
     assert not fake_gh.exists()
 
@@ -212,7 +203,7 @@ def test_broadcast_serve_is_socket_activated_like_under_systemd(reap, raw_client
         time.sleep(0.02)
     client = raw_client()  # this connection starts the hub
     client.subscribe()
-    event_id = run("emit", "agent", "activated").stdout.strip()
+    event_id = run_cli("emit", "agent", "activated").stdout.strip()
     (frame,) = client.events(1)
     assert frame["event_id"] == event_id
     proc.send_signal(signal.SIGTERM)

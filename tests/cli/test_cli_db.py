@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,15 +12,11 @@ import msgspec
 import pytest
 
 import waitbus
+from tests._support import run_cli
 from waitbus_store import SCHEMA_VERSION, Store, resolve_paths
 from waitbus_wire import encode_fields
 
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 DAY_NS = 86400 * 10**9
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WAITBUS, *args], capture_output=True, text=True, timeout=60, env=env or os.environ.copy())
 
 
 def insert(age_days: float = 0, n: int = 1, size: int = 10, source: str = "agent") -> list[str]:
@@ -44,7 +38,7 @@ def stored_ids() -> list[str]:
 
 
 def prune(*args: str) -> dict[str, object]:
-    out = run("db", "prune", *args, "--json")
+    out = run_cli("db", "prune", *args, "--json")
     assert out.returncode == 0, out.stderr
     result: dict[str, object] = msgspec.json.decode(out.stdout)
     return result
@@ -93,13 +87,13 @@ def test_prune_dry_run_deletes_nothing_and_names_the_cut():
     assert result["through"]["event_id"] == ids[2]
     assert stored_ids() == ids
     assert hashlib.sha256(resolve_paths().db.read_bytes()).hexdigest() == before
-    text = run("db", "prune", "--max-rows", "2", "--dry-run")
+    text = run_cli("db", "prune", "--max-rows", "2", "--dry-run")
     assert text.returncode == 0 and text.stdout.startswith("would delete 3 of 5 events")
 
 
 def test_prune_text_output_and_progress():
     insert(0, 6)
-    out = run("db", "prune", "--max-rows", "1", "--progress")
+    out = run_cli("db", "prune", "--max-rows", "1", "--progress")
     assert out.returncode == 0
     assert out.stdout.startswith("deleted 5 events, 1 remain; size ")
     assert "limits from flags: beyond 1 rows" in out.stdout
@@ -134,7 +128,7 @@ def test_prune_without_flags_or_config_uses_the_defaults():
 )
 def test_prune_bad_flags_exit_2_and_delete_nothing(args, message):
     ids = insert(100, 3)
-    out = run("db", "prune", *args)
+    out = run_cli("db", "prune", *args)
     assert out.returncode == 2 and message in out.stderr
     assert stored_ids() == ids
 
@@ -142,17 +136,17 @@ def test_prune_bad_flags_exit_2_and_delete_nothing(args, message):
 def test_prune_bad_config_exits_2():
     ids = insert(100, 2)
     write_config('[retention]\nolder_than = "forever"\n')
-    out = run("db", "prune")
+    out = run_cli("db", "prune")
     assert out.returncode == 2 and "bad duration" in out.stderr and "Traceback" not in out.stderr
     assert stored_ids() == ids
 
 
 def test_prune_with_no_store_or_a_foreign_file():
-    out = run("db", "prune", "--max-rows", "1")
+    out = run_cli("db", "prune", "--max-rows", "1")
     assert out.returncode == 0 and "nothing to prune" in out.stdout
     assert not resolve_paths().db.exists()
     foreign(resolve_paths().db)
-    refused = run("db", "prune", "--max-rows", "1")
+    refused = run_cli("db", "prune", "--max-rows", "1")
     assert refused.returncode == 2 and "not a waitbus event store" in refused.stderr
 
 
@@ -181,7 +175,7 @@ def version_1_store(path: Path) -> None:
 
 
 def migrate() -> tuple[int, dict[str, object]]:
-    out = run("db", "migrate", "--json")
+    out = run_cli("db", "migrate", "--json")
     return out.returncode, (msgspec.json.decode(out.stdout) if out.returncode == 0 else {"stderr": out.stderr})
 
 
@@ -202,13 +196,13 @@ def test_migrate_on_a_current_store_does_nothing():
         False,
         False,
     )
-    text = run("db", "migrate")
+    text = run_cli("db", "migrate")
     assert "the latest: nothing to do" in text.stdout
 
 
 def test_migrate_upgrades_an_old_store_and_keeps_its_events():
     version_1_store(resolve_paths().db)
-    text = run("db", "migrate")
+    text = run_cli("db", "migrate")
     assert text.returncode == 0, text.stderr
     assert f"from schema version 1 to {SCHEMA_VERSION}" in text.stdout
     with Store(resolve_paths().db, create=False) as store:
@@ -250,7 +244,7 @@ def test_stats_counts_and_times():
     last = waitbus.emit("agent", "hello").event_id
     with Store(resolve_paths().db) as store:
         store.set_bookmark("mine", last)
-    out = run("stats", "--json")
+    out = run_cli("stats", "--json")
     assert out.returncode == 0, out.stderr
     s = msgspec.json.decode(out.stdout)
     assert s["total"] == 5 and s["exists"] is True and s["schema_version"] == SCHEMA_VERSION
@@ -263,13 +257,13 @@ def test_stats_counts_and_times():
     assert s["first_event"]["time"] < s["last_event"]["time"]
     assert s["db_bytes"] == resolve_paths().db.stat().st_size > 0
     assert s["bookmarks"] == {"mine": last}
-    text = run("stats")
+    text = run_cli("stats")
     assert text.stdout.startswith(f"5 events in {resolve_paths().db}")
     assert "docker  docker_container       3" in text.stdout
 
 
 def test_stats_with_no_store():
-    out = run("stats", "--json")
+    out = run_cli("stats", "--json")
     assert out.returncode == 0
     s = msgspec.json.decode(out.stdout)
     assert (s["exists"], s["total"], s["by_type"], s["last_event"]) == (False, 0, [], None)

@@ -5,16 +5,11 @@ is covered the day it is added."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import typer
 
+from tests._support import run_cli
 from waitbus_cli._app import app
-
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 
 
 def _verbs() -> list[tuple[str, ...]]:
@@ -54,12 +49,6 @@ TAKES_WORDS = {
 }
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WAITBUS, *args], capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL
-    )
-
-
 def test_the_verb_list_is_complete():
     assert ("wait",) in VERBS and ("db", "prune") in VERBS and ("bridge", "nats") in VERBS
     assert len(VERBS) >= 30
@@ -73,7 +62,7 @@ def test_unknown_option_is_exit_2(verb):
         args = ["on", "--no-such-flag", "--source", "x", "--", "true"]
     else:
         args.append("--no-such-flag")
-    out = run(*args)
+    out = run_cli(*args)
     assert out.returncode == 2, (out.stdout, out.stderr)
     # A door whose package is missing refuses before parsing: exit 2 all the same.
     said = ("no-such-flag", "no such option", "not installed")
@@ -83,6 +72,6 @@ def test_unknown_option_is_exit_2(verb):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("verb", [v for v in VERBS if v not in TAKES_WORDS], ids=lambda v: " ".join(v))
 def test_stray_word_is_exit_2(verb):
-    out = run(*verb, *NEEDS.get(verb, []), "stray-word")
+    out = run_cli(*verb, *NEEDS.get(verb, []), "stray-word")
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert "stray-word" in out.stderr or "unexpected extra argument" in out.stderr.lower(), out.stderr

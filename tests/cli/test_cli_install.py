@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests._support import WAITBUS, run_cli
 from waitbus_store import SCHEMA_VERSION, resolve_paths, schema_status
 
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 REPO = Path(__file__).resolve().parents[2]
 UNITS = [
     "waitbus-listener.service",
@@ -49,12 +49,6 @@ LOCAL_SOURCES = ("dev.waitbus.listener", "dev.waitbus.source-docker", "dev.waitb
 def no_docker_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever engine this machine runs, the installer here finds none."""
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
-
-
-def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WAITBUS, *args], capture_output=True, text=True, input=stdin, timeout=60, env=env or os.environ.copy()
-    )
 
 
 @pytest.fixture
@@ -92,7 +86,7 @@ def unit_dir() -> Path:
 
 def test_init_creates_dirs_store_and_scaffolds_then_is_idempotent():
     paths = resolve_paths()
-    first = run("init")
+    first = run_cli("init")
     assert first.returncode == 0, first.stderr
     for d in (paths.state_dir, paths.runtime_dir):
         assert stat.S_IMODE(d.stat().st_mode) == 0o700
@@ -103,9 +97,9 @@ def test_init_creates_dirs_store_and_scaffolds_then_is_idempotent():
     assert config.exists() and f"wrote {config}" in first.stdout
     assert "created the event store" in first.stdout
     # The example config it wrote is itself valid (every key commented out).
-    assert run("config", "validate", str(config)).returncode == 0
+    assert run_cli("config", "validate", str(config)).returncode == 0
 
-    second = run("init")
+    second = run_cli("init")
     assert second.returncode == 0
     assert "everything is already in place" in second.stdout
     assert "wrote" not in second.stdout and "created" not in second.stdout
@@ -115,7 +109,7 @@ def test_init_never_overwrites_an_existing_config(tmp_path, monkeypatch):
     config = tmp_path / "mine.toml"
     config.write_text("[hub]\nheartbeat_sec = 7\n")
     monkeypatch.setenv("WAITBUS_CONFIG", str(config))
-    assert run("init").returncode == 0
+    assert run_cli("init").returncode == 0
     assert config.read_text() == "[hub]\nheartbeat_sec = 7\n"
 
 
@@ -129,7 +123,7 @@ def test_init_on_a_foreign_db_exits_4_and_leaves_it_alone():
     conn.commit()
     conn.close()
     before = paths.db.read_bytes()
-    out = run("init")
+    out = run_cli("init")
     assert out.returncode == 4
     assert "not a waitbus event store" in out.stderr
     assert paths.db.read_bytes() == before
@@ -147,7 +141,7 @@ def _parse_unit(path: Path) -> configparser.RawConfigParser:
 
 @pytest.mark.usefixtures("no_user_manager")
 def test_install_systemd_writes_eleven_correct_units_and_skips_systemctl():
-    out = run("install-systemd")
+    out = run_cli("install-systemd")
     assert out.returncode == 0, out.stderr
     assert "skipped: daemon-reload and enable" in out.stdout
     d = unit_dir()
@@ -192,20 +186,20 @@ def test_install_systemd_writes_eleven_correct_units_and_skips_systemctl():
 
 @pytest.mark.usefixtures("no_user_manager")
 def test_install_systemd_is_idempotent_and_repairs_an_edited_unit():
-    assert run("install-systemd").returncode == 0
-    again = run("install-systemd")
+    assert run_cli("install-systemd").returncode == 0
+    again = run_cli("install-systemd")
     assert again.returncode == 0
     assert again.stdout.count("unchanged") == 11 and "created" not in again.stdout
     edited = unit_dir() / "waitbus-watchdog.timer"
     pristine = edited.read_text()
     edited.write_text(pristine.replace("5min", "1h"))
-    third = run("install-systemd")
+    third = run_cli("install-systemd")
     assert f"updated    {edited}" in third.stdout and third.stdout.count("unchanged") == 10
     assert edited.read_text() == pristine
 
 
 def test_install_systemd_dry_run_writes_nothing(no_user_manager):
-    out = run("install-systemd", "--dry-run")
+    out = run_cli("install-systemd", "--dry-run")
     assert out.returncode == 0, out.stderr
     assert not unit_dir().exists()
     assert out.stdout.count("would write") == 11
@@ -219,7 +213,7 @@ def test_install_systemd_reloads_and_enables_with_a_working_systemctl(tmp_path, 
     bin_dir = tmp_path / "bin"
     fake_tool(bin_dir, "systemctl", "exit 0")
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    out = run("install-systemd")
+    out = run_cli("install-systemd")
     assert out.returncode == 0, out.stderr
     calls = (bin_dir / "systemctl.log").read_text().splitlines()
     assert calls[-2:] == [
@@ -228,8 +222,8 @@ def test_install_systemd_reloads_and_enables_with_a_working_systemctl(tmp_path, 
     ]
     assert "opt-in" in out.stdout
     # With the webhook secret staged, the listener is enabled too (and --now starts them).
-    assert run("install-credentials", "github-webhook-secret", stdin="s3cret").returncode == 0
-    assert run("install-systemd", "--now").returncode == 0
+    assert run_cli("install-credentials", "github-webhook-secret", input="s3cret").returncode == 0
+    assert run_cli("install-systemd", "--now").returncode == 0
     assert (bin_dir / "systemctl.log").read_text().splitlines()[-1] == (
         "--user enable --now waitbus-broadcast.socket waitbus-etag-poll.timer waitbus-watchdog.timer "
         "waitbus-listener.service"
@@ -240,7 +234,7 @@ def test_install_systemd_reports_a_refusing_systemctl_with_exit_1(tmp_path, monk
     bin_dir = tmp_path / "bin"
     fake_tool(bin_dir, "systemctl", 'case "$*" in *enable*) echo "Unit file does not exist" >&2; exit 1;; esac')
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    out = run("install-systemd")
+    out = run_cli("install-systemd")
     assert out.returncode == 1
     assert "enable" in out.stderr and "Unit file does not exist" in out.stderr
 
@@ -248,14 +242,14 @@ def test_install_systemd_reports_a_refusing_systemctl_with_exit_1(tmp_path, monk
 def test_each_installer_refuses_the_other_platform(home, monkeypatch):
     monkeypatch.delenv("WAITBUS_TEST_PLATFORM", raising=False)
     if sys.platform.startswith("linux"):
-        out = run("install-launchd")
+        out = run_cli("install-launchd")
         assert out.returncode == 2 and "install-systemd" in out.stderr
     # WAITBUS_TEST_PLATFORM is the test-only override of sys.platform.
     mac = {**os.environ, "WAITBUS_TEST_PLATFORM": "darwin"}
-    out = run("install-systemd", env=mac)
+    out = run_cli("install-systemd", env=mac)
     assert out.returncode == 2 and "install-launchd" in out.stderr
     linux = {**os.environ, "WAITBUS_TEST_PLATFORM": "linux"}
-    out = run("install-launchd", env=linux)
+    out = run_cli("install-launchd", env=linux)
     assert out.returncode == 2 and "install-systemd" in out.stderr
     assert not unit_dir().exists() and not (home / "Library").exists()
 
@@ -265,7 +259,7 @@ def test_each_installer_refuses_the_other_platform(home, monkeypatch):
 
 def test_install_launchd_dry_run_shows_resolved_plists_and_writes_nothing(home, monkeypatch):
     monkeypatch.setenv("WAITBUS_TEST_PLATFORM", "darwin")
-    out = run("install-launchd", "--dry-run")
+    out = run_cli("install-launchd", "--dry-run")
     assert out.returncode == 0, out.stderr
     assert not (home / "Library").exists()
     assert out.stdout.count("would write") == 6
@@ -285,7 +279,7 @@ def test_install_launchd_writes_valid_plists_and_bootstraps_them(home, tmp_path,
     bin_dir = tmp_path / "bin"
     fake_tool(bin_dir, "launchctl", 'case "$1" in print) exit 113;; esac; exit 0')
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    out = run("install-launchd")
+    out = run_cli("install-launchd")
     assert out.returncode == 0, out.stderr
     agents = home / "Library" / "LaunchAgents"
     runtime = str(resolve_paths().runtime_dir)
@@ -303,7 +297,7 @@ def test_install_launchd_writes_valid_plists_and_bootstraps_them(home, tmp_path,
     uid = os.getuid()
     boots = [c for c in (bin_dir / "launchctl.log").read_text().splitlines() if c.startswith("bootstrap")]
     assert boots == [f"bootstrap gui/{uid} {agents}/{label}.plist" for label in PLISTS if label not in LOCAL_SOURCES]
-    again = run("install-launchd")
+    again = run_cli("install-launchd")
     assert again.returncode == 0 and again.stdout.count("unchanged") == 6
 
 
@@ -312,15 +306,15 @@ def test_install_launchd_writes_valid_plists_and_bootstraps_them(home, tmp_path,
 
 def test_credentials_are_stored_0600_rotated_and_never_echoed(tmp_path):
     secrets = resolve_paths().secrets
-    first = run("install-credentials", "github-webhook-secret", stdin="first-VALUE-123\n")
+    first = run_cli("install-credentials", "github-webhook-secret", input="first-VALUE-123\n")
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("stored github-webhook-secret")
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
     value_file = tmp_path / "v"
     value_file.write_text("second-VALUE-456")
-    second = run("install-credentials", "github-webhook-secret", "--file", str(value_file))
+    second = run_cli("install-credentials", "github-webhook-secret", "--file", str(value_file))
     assert second.returncode == 0 and second.stdout.startswith("rotated github-webhook-secret")
-    other = run("install-credentials", "alertmanager-hmac", stdin="third-VALUE-789")
+    other = run_cli("install-credentials", "alertmanager-hmac", input="third-VALUE-789")
     assert other.returncode == 0
     import json
 
@@ -344,8 +338,8 @@ def test_credentials_are_stored_0600_rotated_and_never_echoed(tmp_path):
     ],
 )
 def test_credentials_bad_input_exits_2_and_keeps_what_was_there(args, stdin, message):
-    assert run("install-credentials", "emit-token", stdin="keep-me").returncode == 0
-    out = run(*args, stdin=stdin)
+    assert run_cli("install-credentials", "emit-token", input="keep-me").returncode == 0
+    out = run_cli(*args, input=stdin)
     assert out.returncode == 2
     assert message in out.stderr
     import json
@@ -354,7 +348,7 @@ def test_credentials_bad_input_exits_2_and_keeps_what_was_there(args, stdin, mes
 
 
 def test_unknown_credential_name_is_stored_with_a_warning():
-    out = run("install-credentials", "my-own-thing", stdin="v")
+    out = run_cli("install-credentials", "my-own-thing", input="v")
     assert out.returncode == 0
     assert "not a name waitbus uses" in out.stderr and "github-webhook-secret" in out.stderr
 
@@ -364,7 +358,7 @@ def test_credentials_refuse_a_loose_secrets_file():
     secrets.parent.mkdir(parents=True)
     secrets.write_text("{}")
     secrets.chmod(0o644)
-    out = run("install-credentials", "emit-token", stdin="v")
+    out = run_cli("install-credentials", "emit-token", input="v")
     assert out.returncode == 2 and "chmod 600" in out.stderr
 
 

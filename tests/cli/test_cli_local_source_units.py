@@ -13,18 +13,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WAITBUS, *args], capture_output=True, text=True, timeout=60, env=os.environ.copy())
+from tests._support import WAITBUS, run_cli
 
 
 def tool(bin_dir: Path, name: str, body: str) -> Path:
@@ -76,7 +71,7 @@ BASE = ["waitbus-broadcast.socket", "waitbus-etag-poll.timer", "waitbus-watchdog
 
 @pytest.mark.usefixtures("no_engine")
 def test_with_nothing_to_watch_neither_source_is_enabled_and_it_says_why(systemctl):
-    out = run("install-systemd")
+    out = run_cli("install-systemd")
     assert out.returncode == 0, out.stderr
     assert enabled(systemctl) == BASE
     assert "the docker source is off: no Docker-API socket found" in out.stdout
@@ -84,7 +79,7 @@ def test_with_nothing_to_watch_neither_source_is_enabled_and_it_says_why(systemc
 
 
 def test_an_engine_socket_and_fs_paths_enable_both_units(systemctl, engine, fs_paths):
-    out = run("install-systemd")
+    out = run_cli("install-systemd")
     assert out.returncode == 0, out.stderr
     assert enabled(systemctl) == [*BASE, "waitbus-source-docker.service", "waitbus-source-fs.service"]
     assert f"the docker source watches engine {engine}" in out.stdout
@@ -96,14 +91,14 @@ def test_launchd_loads_the_source_agents_only_with_something_to_watch(tmp_path, 
     monkeypatch.setenv("WAITBUS_TEST_PLATFORM", "darwin")
     log = tool(tmp_path / "bin", "launchctl", 'case "$1" in print) exit 113;; esac; exit 0')
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
-    assert run("install-launchd").returncode == 0
+    assert run_cli("install-launchd").returncode == 0
     boots = " ".join(line for line in log.read_text().splitlines() if line.startswith("bootstrap"))
     assert "dev.waitbus.source-docker.plist" in boots  # the engine socket is there
     assert "dev.waitbus.source-fs.plist" not in boots  # no [fs] paths
 
 
 def doctor() -> dict[str, dict[str, str]]:
-    out = run("doctor", "--json")
+    out = run_cli("doctor", "--json")
     return {c["name"]: c for c in json.loads(out.stdout)["checks"]}
 
 
@@ -115,7 +110,7 @@ def test_doctor_reports_each_local_source(engine, fs_paths, tmp_path, monkeypatc
     assert checks["source fs"]["status"] == "WARN" and str(fs_paths) in checks["source fs"]["detail"]
     # What `systemctl --user enable` leaves behind.
     units = Path(os.environ["XDG_CONFIG_HOME"]) / "systemd" / "user"
-    assert run("install-systemd").returncode == 0
+    assert run_cli("install-systemd").returncode == 0
     (units / "default.target.wants").mkdir(exist_ok=True)
     for unit in ("waitbus-source-docker.service", "waitbus-source-fs.service"):
         (units / "default.target.wants" / unit).symlink_to(units / unit)
@@ -136,7 +131,7 @@ def test_doctor_reports_each_local_source(engine, fs_paths, tmp_path, monkeypatc
 
 def test_fs_watch_run_with_no_paths_says_so_and_exits_0(tmp_path, monkeypatch):
     monkeypatch.setenv("WAITBUS_CONFIG", str(tmp_path / "none.toml"))
-    out = run("fs-watch", "run")
+    out = run_cli("fs-watch", "run")
     assert out.returncode == 0
     assert "nothing to watch: [fs] paths is empty" in out.stderr
 
@@ -170,5 +165,5 @@ def test_a_bad_fs_config_is_exit_2(tmp_path, monkeypatch):
     config = tmp_path / "config.toml"
     config.write_text("[fs]\npaths = 3\n")
     monkeypatch.setenv("WAITBUS_CONFIG", str(config))
-    out = run("fs-watch", "run")
+    out = run_cli("fs-watch", "run")
     assert out.returncode == 2 and "fs.paths" in out.stderr

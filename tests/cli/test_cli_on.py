@@ -14,10 +14,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from tests._support import WAITBUS, run_cli
 from waitbus import emit
 from waitbus_wire import encode_frame
-
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 
 # Records exactly what it was exec'd with: argv and the initial environment (from
 # /proc, so nothing Python adjusts at start-up muddies them), and the event file.
@@ -57,10 +56,6 @@ SLEEPER = textwrap.dedent(
     note(f"end {me}")
     """
 )
-
-
-def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WAITBUS, *args], capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
 
 
 def start(reap, *args: str) -> subprocess.Popen[str]:
@@ -110,7 +105,7 @@ def test_runs_once_with_the_event_in_env_and_file_and_exits_with_cmds_status(hub
         summary="build ok",
     )
     argv = [sys.executable, str(script), str(out_file)]
-    out = run("on", "--source", "ci", "--since", "1m", "--timeout", "5s", "--", *argv)
+    out = run_cli("on", "--source", "ci", "--since", "1m", "--timeout", "5s", "--", *argv)
     assert out.returncode == 7, out.stderr  # CMD's own status
     seen = json.loads(out_file.read_text())
     env = seen["env"]
@@ -152,7 +147,7 @@ def test_event_content_cannot_inject_into_argv_or_the_environment(hub, tmp_path)
         summary=nasty,
     )
     argv = [sys.executable, str(script), str(tmp_path / "seen.json"), "--literal", "$HOME", "a b"]
-    out = run("on", "--source", "ci", "--since", "1m", "--timeout", "5s", "--", *argv)
+    out = run_cli("on", "--source", "ci", "--since", "1m", "--timeout", "5s", "--", *argv)
     assert out.returncode == 7, out.stderr
     seen = json.loads((tmp_path / "seen.json").read_text())
     env = seen["env"]
@@ -170,13 +165,13 @@ def test_event_content_cannot_inject_into_argv_or_the_environment(hub, tmp_path)
 
 def test_not_found_is_127_and_not_executable_is_126(hub, tmp_path):
     emit("ci", "x")
-    missing = run("on", "--source", "ci", "--since", "1m", "--timeout", "5s", "--", "no-such-command-wb")
+    missing = run_cli("on", "--source", "ci", "--since", "1m", "--timeout", "5s", "--", "no-such-command-wb")
     assert missing.returncode == 127
     assert "command not found: no-such-command-wb" in missing.stderr
     plain = tmp_path / "script.sh"
     plain.write_text("#!/bin/sh\necho hi\n")
     plain.chmod(0o644)
-    denied = run("on", "--source", "ci", "--since", "1m", "--timeout", "5s", "--", str(plain))
+    denied = run_cli("on", "--source", "ci", "--since", "1m", "--timeout", "5s", "--", str(plain))
     assert denied.returncode == 126
     assert "cannot execute" in denied.stderr
     # Nothing left behind in the runtime dir by either failed start.
@@ -185,7 +180,7 @@ def test_not_found_is_127_and_not_executable_is_126(hub, tmp_path):
 
 def test_cmd_killed_by_a_signal_is_128_plus_n(hub):
     emit("ci", "x")
-    out = run(
+    out = run_cli(
         "on", "--source", "ci", "--since", "1m", "--timeout", "5s", "--",
         sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
     )  # fmt: skip
@@ -194,7 +189,7 @@ def test_cmd_killed_by_a_signal_is_128_plus_n(hub):
 
 def test_options_after_the_command_belong_to_the_command(hub, tmp_path):
     emit("ci", "x")
-    out = run(
+    out = run_cli(
         "on", "--source", "ci", "--since", "1m", "--timeout", "5s",
         sys.executable, "-c", "import sys; print(sys.argv[1:])", "--timeout", "--loop",
     )  # fmt: skip
@@ -204,7 +199,7 @@ def test_options_after_the_command_belong_to_the_command(hub, tmp_path):
 
 def test_idle_timeout_without_a_match_is_124_and_cmd_never_runs(hub, tmp_path):
     marker = tmp_path / "ran"
-    out = run("on", "--source", "nothing", "--timeout", "1s", "--", "touch", str(marker))
+    out = run_cli("on", "--source", "nothing", "--timeout", "1s", "--", "touch", str(marker))
     assert out.returncode == 124
     assert "no matching event for 1s" in out.stderr
     assert not marker.exists()
@@ -231,7 +226,7 @@ def test_loop_all_of_needs_a_fresh_set_for_each_run(hub, tmp_path):
         emit("b", "y", fields={"ok": 1}).event_id,  # b again, but a not met since run 1
         emit("a", "x", fields={"ok": 1}).event_id,  # completes the second set: run 2
     ]
-    out = run(
+    out = run_cli(
         "on", "--loop", "--all-of", "a:fields.ok=1", "--all-of", "b:fields.ok=1", "--since", "1m", "--timeout", "1s",
         "--", *cmd,
     )  # fmt: skip
@@ -300,12 +295,12 @@ def test_sigint_while_waiting_is_130(hub, raw_client, reap, tmp_path):
     ],
 )
 def test_bad_flags_exit_2(args, message):
-    out = run("on", *args)
+    out = run_cli("on", *args)
     assert out.returncode == 2, out
     assert message in out.stderr and "Traceback" not in out.stderr
 
 
 def test_no_hub_is_exit_2(tmp_path):
-    out = run("on", "--source", "ci", "--timeout", "5s", "--", "touch", str(tmp_path / "ran"))
+    out = run_cli("on", "--source", "ci", "--timeout", "5s", "--", "touch", str(tmp_path / "ran"))
     assert out.returncode == 2 and "no hub is listening" in out.stderr
     assert not (tmp_path / "ran").exists()

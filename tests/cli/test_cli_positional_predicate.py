@@ -4,26 +4,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
+from tests._support import run_cli
 from waitbus import emit
-
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WAITBUS, *args], capture_output=True, text=True, timeout=30, check=False)
 
 
 @pytest.mark.timeout(60)
 def test_on_positional_predicate_ignores_other_events(hub, tmp_path):
     emit("fs", "fs_change", fields={"rel": "a.py"})  # the event the old parser fired on
     failed = emit("pytest", "pytest_session", fields={"outcome": "failed"}).event_id
-    out = run(
+    out = run_cli(
         "on", 'fields.outcome="failed"', "--since", "1m", "--timeout", "5s", "--", "sh", "-c", "echo $WAITBUS_EVENT_ID"
     )
     assert out.returncode == 0, out.stderr
@@ -34,7 +25,7 @@ def test_on_positional_predicate_ignores_other_events(hub, tmp_path):
 def test_on_positional_predicate_with_nothing_matching_times_out_without_running(hub, tmp_path):
     emit("fs", "fs_change", fields={"rel": "a.py"})
     marker = tmp_path / "ran"
-    out = run("on", 'fields.outcome="failed"', "--since", "1m", "--timeout", "1s", "--", "touch", str(marker))
+    out = run_cli("on", 'fields.outcome="failed"', "--since", "1m", "--timeout", "1s", "--", "touch", str(marker))
     assert out.returncode == 124, out.stderr
     assert not marker.exists()
 
@@ -43,10 +34,12 @@ def test_on_positional_predicate_with_nothing_matching_times_out_without_running
 def test_wait_positional_predicates_and_match_all_hold(hub):
     emit("pytest", "pytest_session", fields={"outcome": "failed", "rootdir": "/elsewhere"})
     wanted = emit("pytest", "pytest_session", fields={"outcome": "failed", "rootdir": "/p"}).event_id
-    out = run("wait", 'fields.outcome="failed"', "--since", "1m", "--timeout", "5s", 'fields.rootdir="/p"')
+    out = run_cli("wait", 'fields.outcome="failed"', "--since", "1m", "--timeout", "5s", 'fields.rootdir="/p"')
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[0] == wanted
-    out = run("wait", 'fields.outcome="passed"', "--match", 'fields.rootdir="/p"', "--since", "1m", "--timeout", "1s")
+    out = run_cli(
+        "wait", 'fields.outcome="passed"', "--match", 'fields.rootdir="/p"', "--since", "1m", "--timeout", "1s"
+    )
     assert out.returncode == 124
 
 
@@ -64,6 +57,6 @@ def test_wait_positional_predicates_and_match_all_hold(hub):
     ],
 )
 def test_misplaced_or_unknown_arguments_exit_2(args, message):
-    out = run(*args)
+    out = run_cli(*args)
     assert out.returncode == 2, out
     assert message in out.stderr and "Traceback" not in out.stderr

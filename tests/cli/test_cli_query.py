@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,18 +15,9 @@ import msgspec
 import pytest
 
 import waitbus
+from tests._support import WAITBUS, run_cli
 from waitbus_store import Store, resolve_paths
 from waitbus_wire import encode_fields
-
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
-
-
-def run(
-    *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*prefix, WAITBUS, *args], capture_output=True, text=True, timeout=60, env=env or os.environ.copy()
-    )
 
 
 def emit(source: str, event_type: str, **fields: object) -> str:
@@ -58,12 +48,12 @@ def state_fingerprint() -> dict[str, str]:
 def test_query_prints_a_table_and_json_objects():
     seed()
     sql = "SELECT source, count(*) AS n FROM events GROUP BY source ORDER BY source"
-    text = run("events", "query", sql)
+    text = run_cli("events", "query", sql)
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     assert lines[0].split() == ["source", "n"] and set(lines[1]) <= {"-", " "}
     assert [line.split() for line in lines[2:]] == [["docker", "1"], ["github", "1"], ["pytest", "3"]]
-    as_json = msgspec.json.decode(run("events", "query", sql, "--json").stdout)
+    as_json = msgspec.json.decode(run_cli("events", "query", sql, "--json").stdout)
     assert as_json == [{"source": "docker", "n": 1}, {"source": "github", "n": 1}, {"source": "pytest", "n": 3}]
 
 
@@ -73,24 +63,22 @@ def test_query_reads_fields_with_json_functions_and_comments():
     WITH s AS (SELECT json_extract(fields, '$.rootdir') AS root, json_extract(fields, '$.outcome') AS o
                FROM events WHERE event_type = 'pytest_session')
     SELECT root, count(*) AS failed FROM s WHERE o = 'failed' GROUP BY root; -- trailing comment"""
-    out = run("events", "query", "--json", "--", sql)
+    out = run_cli("events", "query", "--json", "--", sql)
     assert out.returncode == 0, out.stderr
     assert msgspec.json.decode(out.stdout) == [{"root": "/a", "failed": 2}]
-    piped = subprocess.run(
-        [WAITBUS, "events", "query", "-", "--json"], input=sql, capture_output=True, text=True, timeout=60
-    )
+    piped = run_cli("events", "query", "-", "--json", timeout=60, input=sql)
     assert piped.returncode == 0 and msgspec.json.decode(piped.stdout) == [{"root": "/a", "failed": 2}]
 
 
 def test_query_injects_the_limit():
     seed()
-    capped = run("events", "query", "SELECT event_id FROM events ORDER BY seq", "--limit", "2", "--json")
+    capped = run_cli("events", "query", "SELECT event_id FROM events ORDER BY seq", "--limit", "2", "--json")
     assert capped.returncode == 0
     assert len(msgspec.json.decode(capped.stdout)) == 2
     assert "showing the first 2 rows" in capped.stderr
-    own_limit = run("events", "query", "SELECT event_id FROM events LIMIT 4", "--limit", "3", "--json")
+    own_limit = run_cli("events", "query", "SELECT event_id FROM events LIMIT 4", "--limit", "3", "--json")
     assert len(msgspec.json.decode(own_limit.stdout)) == 3
-    under = run("events", "query", "SELECT event_id FROM events", "--json")
+    under = run_cli("events", "query", "SELECT event_id FROM events", "--json")
     assert len(msgspec.json.decode(under.stdout)) == 5 and under.stderr == ""
 
 
@@ -127,7 +115,7 @@ def test_query_refuses_anything_but_one_select_and_changes_nothing(sql, message)
     with Store(resolve_paths().db) as store:
         store.set_bookmark("keep", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
     before = state_fingerprint()
-    out = run("events", "query", sql)
+    out = run_cli("events", "query", sql)
     assert out.returncode == 2, out.stdout
     assert message in out.stderr and "Traceback" not in out.stderr
     assert state_fingerprint() == before
@@ -139,7 +127,7 @@ def test_query_refuses_anything_but_one_select_and_changes_nothing(sql, message)
 def test_semicolons_and_keywords_inside_strings_and_names_are_not_statements():
     seed()
     sql = """SELECT 'a; DELETE FROM events' AS "x;y", [DELETE] FROM (SELECT 1 AS "DELETE")"""
-    out = run("events", "query", sql, "--json")
+    out = run_cli("events", "query", sql, "--json")
     assert out.returncode == 0, out.stderr
     assert msgspec.json.decode(out.stdout) == [{"x;y": "a; DELETE FROM events", "DELETE": 1}]
 
@@ -165,7 +153,7 @@ def test_ctrl_c_stops_a_runaway_query_with_130():
 
 
 def test_query_with_no_store_exits_2():
-    out = run("events", "query", "SELECT 1")
+    out = run_cli("events", "query", "SELECT 1")
     assert out.returncode == 2 and "no event store" in out.stderr
     assert not resolve_paths().db.exists()
 
@@ -201,7 +189,13 @@ def test_analyze_default_report_offline(tmp_path):
             received_at=time.time_ns() - 2 * 86400 * 10**9,
         )
     seed()
-    out = run("events", "analyze", "--json", env=offline_env(tmp_path), prefix=_offline_prefix())
+    out = subprocess.run(
+        [*_offline_prefix(), WAITBUS, "events", "analyze", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=offline_env(tmp_path),
+    )
     assert out.returncode == 0, out.stderr
     report = msgspec.json.decode(out.stdout)
     assert report["by_type"][0] == {**report["by_type"][0], "source": "pytest", "events": 4}
@@ -216,7 +210,7 @@ def test_analyze_default_report_offline(tmp_path):
     assert failing == {"pytest test session /a": 3, "docker container web": 1}
     assert report["top_failing"][0]["entity"] == "pytest test session /a"
 
-    text = run("events", "analyze", env=offline_env(tmp_path))
+    text = run_cli("events", "analyze", env=offline_env(tmp_path))
     assert text.returncode == 0
     for title in ("Events per source/event_type", "Events per hour, last 24 h (UTC)", "Top failing entities"):
         assert title in text.stdout
@@ -228,20 +222,20 @@ def test_analyze_custom_sql_and_errors(tmp_path):
     sql = (
         "SELECT fields->>'outcome' AS outcome, count(*) AS n FROM events WHERE source = 'pytest' GROUP BY 1 ORDER BY 1"
     )
-    out = run("events", "analyze", "--sql", sql, "--json", env=offline_env(tmp_path))
+    out = run_cli("events", "analyze", "--sql", sql, "--json", env=offline_env(tmp_path))
     assert out.returncode == 0, out.stderr
     assert msgspec.json.decode(out.stdout) == [{"outcome": "failed", "n": 2}, {"outcome": "passed", "n": 1}]
-    bad = run("events", "analyze", "--sql", "SELEC nothing")
+    bad = run_cli("events", "analyze", "--sql", "SELEC nothing")
     assert bad.returncode == 2 and "syntax error" in bad.stderr
     leak = tmp_path / "leak.csv"
-    copy = run("events", "analyze", "--sql", f"COPY events TO '{leak}'")
+    copy = run_cli("events", "analyze", "--sql", f"COPY events TO '{leak}'")
     assert copy.returncode == 2 and not leak.exists()  # the DuckDB copy cannot touch files
 
 
 def test_analyze_progress_goes_to_stderr(tmp_path):
     pytest.importorskip("duckdb")
     seed()
-    out = run("events", "analyze", "--progress", "--sql", "SELECT count(*) AS n FROM events", "--json")
+    out = run_cli("events", "analyze", "--progress", "--sql", "SELECT count(*) AS n FROM events", "--json")
     assert out.returncode == 0
     assert msgspec.json.decode(out.stdout) == [{"n": 5}]
     assert out.stderr.splitlines() == ["analyze: loading: 5/5 rows (100%)"]
@@ -254,12 +248,12 @@ def test_analyze_without_duckdb_says_what_to_install(tmp_path):
     (shadow / "__init__.py").write_text("raise ImportError('duckdb is hidden for this test')\n")
     env = os.environ.copy()
     env["PYTHONPATH"] = str(shadow.parent)
-    out = run("events", "analyze", env=env)
+    out = run_cli("events", "analyze", env=env)
     assert out.returncode == 2
     assert "pip install 'waitbus-store[analyze]'" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_analyze_with_no_store_exits_2():
     pytest.importorskip("duckdb")
-    out = run("events", "analyze")
+    out = run_cli("events", "analyze")
     assert out.returncode == 2 and "no event store" in out.stderr

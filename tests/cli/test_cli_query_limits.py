@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,11 +14,11 @@ from pathlib import Path
 import pytest
 
 import waitbus
+from tests._support import WAITBUS, run_cli
 from waitbus_store import resolve_paths
 
 pytestmark = pytest.mark.timeout(120)
 
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 # Reads the log (so it holds a read transaction), then counts for ever.
 COUNT_TO = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT {n}) "
 RUNAWAY = (
@@ -84,7 +83,7 @@ def test_the_default_timeout_is_30s_and_a_bad_one_is_exit_2() -> None:
     assert query("--timeout", "0", "SELECT 1")[:1] == (2,)
     code, err, _ = query("--timeout", "soon", "SELECT 1")
     assert code == 2 and "bad duration" in err
-    help_text = subprocess.run([WAITBUS, "events", "query", "--help"], capture_output=True, text=True, timeout=60)
+    help_text = run_cli("events", "query", "--help", timeout=60)
     assert "30s" in help_text.stdout
 
 

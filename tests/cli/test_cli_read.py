@@ -6,24 +6,18 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import msgspec
 import pytest
 
 import waitbus
+from tests._support import WAITBUS, run_cli
 from waitbus_store import Store, resolve_paths
 from waitbus_wire import encode_fields, encode_frame
 
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 HOUR_NS = 3600 * 10**9
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WAITBUS, *args], capture_output=True, text=True, timeout=60, env=os.environ.copy())
 
 
 def emit(source: str, event_type: str, summary: str | None = None, **fields: object) -> str:
@@ -197,7 +191,7 @@ def test_watch_follows_the_hub_across_a_restart(hub_factory, tail, raw_client):
     ],
 )
 def test_watch_start_up_errors_exit_2(args, message):
-    out = run(*args)
+    out = run_cli(*args)
     assert out.returncode == 2
     assert message in out.stderr and "Traceback" not in out.stderr
 
@@ -208,7 +202,7 @@ def test_watch_start_up_errors_exit_2(args, message):
 def test_list_since_1h_json_from_the_readme():
     old_row("pytest", "pytest_session", 2 * 3600, outcome="failed")
     ids = [emit("pytest", "pytest_session", outcome="passed", passed=3), emit("docker", "docker_container")]
-    out = run("read-events", "list", "--since", "1h", "--json")
+    out = run_cli("read-events", "list", "--since", "1h", "--json")
     assert out.returncode == 0, out.stderr
     events = msgspec.json.decode(out.stdout)
     assert [e["event_id"] for e in events] == ids  # oldest first, the 2 h old row left out
@@ -231,18 +225,18 @@ def test_list_since_1h_json_from_the_readme():
 def test_list_limit_source_and_match():
     ids = [emit("agent", "tick", n=i) for i in range(6)]
     emit("pytest", "tick", n=5)
-    newest_two = run("read-events", "list", "--limit", "2", "--source", "agent")
+    newest_two = run_cli("read-events", "list", "--limit", "2", "--source", "agent")
     assert newest_two.returncode == 0
     assert [line.split()[-1] for line in newest_two.stdout.splitlines()] == ids[-2:]
-    matched = msgspec.json.decode(run("read-events", "list", "--match", "fields.n=5", "--json").stdout)
+    matched = msgspec.json.decode(run_cli("read-events", "list", "--match", "fields.n=5", "--json").stdout)
     assert sorted(e["source"] for e in matched) == ["agent", "pytest"]
-    after = msgspec.json.decode(run("read-events", "list", "--since", ids[3], "--source", "agent", "--json").stdout)
+    after = msgspec.json.decode(run_cli("read-events", "list", "--since", ids[3], "--source", "agent", "--json").stdout)
     assert [e["event_id"] for e in after] == ids[4:]
 
 
 def test_list_with_no_store_prints_nothing_and_exits_0():
     assert not resolve_paths().db.exists()
-    out = run("read-events", "list", "--json")
+    out = run_cli("read-events", "list", "--json")
     assert out.returncode == 0 and msgspec.json.decode(out.stdout) == []
     assert "no events stored yet" in out.stderr
     assert not resolve_paths().db.exists()  # reading never creates the store
@@ -258,7 +252,7 @@ def test_list_with_no_store_prints_nothing_and_exits_0():
 )
 def test_list_bad_flags_exit_2(args, message):
     emit("agent", "x")
-    out = run("read-events", "list", *args)
+    out = run_cli("read-events", "list", *args)
     assert out.returncode == 2 and message in out.stderr
 
 
@@ -268,7 +262,7 @@ def test_list_refuses_a_foreign_sqlite_file():
     db = resolve_paths().db
     db.parent.mkdir(parents=True)
     sqlite3.connect(db).executescript("CREATE TABLE other (x); INSERT INTO other VALUES (1);")
-    out = run("read-events", "list")
+    out = run_cli("read-events", "list")
     assert out.returncode == 2 and "not a waitbus event store" in out.stderr
 
 
@@ -277,22 +271,22 @@ def test_list_refuses_a_foreign_sqlite_file():
 
 def test_replay_since_prints_later_events_in_commit_order_and_exits():
     ids = [emit("agent", "step", n=i) for i in range(5)]
-    out = run("replay", "--since", ids[1])
+    out = run_cli("replay", "--since", ids[1])
     assert out.returncode == 0, out.stderr
     assert [line.split()[-1] for line in out.stdout.splitlines()] == ids[2:]
-    everything = [msgspec.json.decode(line) for line in run("replay", "--json").stdout.splitlines()]
+    everything = [msgspec.json.decode(line) for line in run_cli("replay", "--json").stdout.splitlines()]
     assert [e["event_id"] for e in everything] == ids
     assert [e["fields"]["n"] for e in everything] == [0, 1, 2, 3, 4]
 
 
 def test_replay_bookmark_prints_only_new_events_the_second_time():
     ids = [emit("agent", "a"), emit("agent", "b"), emit("agent", "c")]
-    first = run("replay", "--since", ids[0], "--bookmark", "job")
+    first = run_cli("replay", "--since", ids[0], "--bookmark", "job")
     assert [line.split()[-1] for line in first.stdout.splitlines()] == ids[1:]
-    again = run("replay", "--since", ids[0], "--bookmark", "job")
+    again = run_cli("replay", "--since", ids[0], "--bookmark", "job")
     assert again.returncode == 0 and again.stdout == ""
     new = [emit("agent", "d"), emit("pytest", "e")]
-    third = run("replay", "--since", ids[0], "--bookmark", "job", "--source", "agent")
+    third = run_cli("replay", "--since", ids[0], "--bookmark", "job", "--source", "agent")
     assert [line.split()[-1] for line in third.stdout.splitlines()] == new[:1]
     with Store(resolve_paths().db) as store:
         # The cursor passes filtered-out events too: they are not rescanned next time.
@@ -311,7 +305,7 @@ def test_replay_coalesce_keeps_the_newest_event_per_entity():
     fs = emit("fs", "fs_change", path="/src/a/x.py")
     thread = emit("agent", "agent_message", msg_thread="t-1", msg_from="a", msg_to="b")
     misc = [emit("custom", "thing", n=1), emit("custom", "thing", n=2)]
-    out = run("replay", "--coalesce", "--json")
+    out = run_cli("replay", "--coalesce", "--json")
     assert out.returncode == 0, out.stderr
     got = [msgspec.json.decode(line)["event_id"] for line in out.stdout.splitlines()]
     # One per entity, ordered by each entity's newest event; the job is its own entity.
@@ -325,7 +319,7 @@ def test_replay_shows_progress_on_large_backlogs():
     with Store(resolve_paths().db) as store:
         for _ in range(20_001):
             store.insert(source="bulk", event_type="row", fields=fields)
-    out = run("replay", "--progress", "--source", "bulk")
+    out = run_cli("replay", "--progress", "--source", "bulk")
     assert out.returncode == 0
     assert len(out.stdout.splitlines()) == 20_001
     progress = out.stderr.splitlines()
@@ -334,12 +328,12 @@ def test_replay_shows_progress_on_large_backlogs():
         "replay: 20000/20001 rows (99%)",
         "replay: 20001/20001 rows (100%)",
     ]
-    assert run("replay", "--source", "bulk").stderr == ""  # quiet when stderr is not a terminal
+    assert run_cli("replay", "--source", "bulk").stderr == ""  # quiet when stderr is not a terminal
 
 
 def test_replay_bad_since_exits_2_and_leaves_the_bookmark_alone():
     emit("agent", "a")
-    out = run("replay", "--since", "not-a-cursor", "--bookmark", "x")
+    out = run_cli("replay", "--since", "not-a-cursor", "--bookmark", "x")
     assert out.returncode == 2 and "neither an event id" in out.stderr
     with Store(resolve_paths().db) as store:
         assert store.get_bookmark("x") is None

@@ -4,25 +4,20 @@ whose history is written with past received_at times (issue 14 item 4)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from tests._support import run_cli
 from waitbus_store import Store, open_reader, resolve_paths
 
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 MIN = 60 * 10**9
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WAITBUS, "silence-check", "run", *args], capture_output=True, text=True, timeout=60, env=os.environ.copy()
-    )
+    return run_cli("silence-check", "run", *args)
 
 
 def history(source: str, *, every_min: float, count: int, last_min_ago: float) -> None:
@@ -93,9 +88,7 @@ def test_min_silence_holds_back_a_fast_source():
 
 
 def test_the_watchdog_is_checked_only_once_alertmanager_is_set_up():
-    staged = subprocess.run(
-        [WAITBUS, "install-credentials", "alertmanager-token"], input="t0ken", text=True, capture_output=True
-    )
+    staged = run_cli("install-credentials", "alertmanager-token", input="t0ken")
     assert staged.returncode == 0, staged.stderr
     out = run()
     assert out.returncode == 0, out.stderr  # a stale Watchdog is an event, not a failed unit

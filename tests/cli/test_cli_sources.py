@@ -9,14 +9,11 @@ built-in sources are installed is not assumed: other packages add theirs.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
+from tests._support import run_cli
 
 # A source with a runner that records its argv and returns a chosen exit code.
 KITE = """
@@ -75,15 +72,11 @@ def kite(plugins: Path) -> Path:
     return plugins
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WAITBUS, *args], capture_output=True, text=True, timeout=60, env=os.environ.copy())
-
-
 # -- list and show ---------------------------------------------------------------------------
 
 
 def test_source_list_shows_an_installed_plugin(kite):
-    out = run("source", "list")
+    out = run_cli("source", "list")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].split() == ["NAME", "PACKAGE", "EVENT", "TYPES", "RUNNER", "ROUTES"]
@@ -100,7 +93,7 @@ def test_source_list_shows_an_installed_plugin(kite):
 
 
 def test_source_list_json_describes_every_field(kite):
-    out = run("source", "list", "--json")
+    out = run_cli("source", "list", "--json")
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert [r["name"] for r in rows] == sorted(r["name"] for r in rows)
@@ -119,7 +112,7 @@ def test_source_list_json_describes_every_field(kite):
 
 
 def test_source_show_prints_one_source_in_full(kite):
-    out = run("source", "show", "kite")
+    out = run_cli("source", "show", "kite")
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert text.startswith("kite: A test kite.\n")
@@ -132,13 +125,13 @@ def test_source_show_prints_one_source_in_full(kite):
         "POST /kite  kite webhook",
     ):
         assert expected in text
-    as_json = json.loads(run("source", "show", "kite", "--json").stdout)
+    as_json = json.loads(run_cli("source", "show", "kite", "--json").stdout)
     assert as_json["routes"] == ["POST /kite"] and as_json["runner"] is True
 
 
 def test_show_and_run_of_an_unknown_source_exit_2_listing_the_installed_ones(kite):
     for args in (["source", "carrier-pigeon", "--fast"], ["source", "show", "carrier-pigeon"]):
-        out = run(*args)
+        out = run_cli(*args)
         assert out.returncode == 2
         assert "unknown source 'carrier-pigeon'" in out.stderr and "kite" in out.stderr
         assert "Traceback" not in out.stderr and out.stdout == ""
@@ -149,37 +142,37 @@ def test_show_and_run_of_an_unknown_source_exit_2_listing_the_installed_ones(kit
 
 def test_source_name_calls_the_runner_with_the_arguments_and_returns_its_exit_code(kite, tmp_path, monkeypatch):
     monkeypatch.setenv("KITE_EXIT", "7")
-    out = run("source", "kite", "fly", "--high", "-x", "3", "--name=Ada")
+    out = run_cli("source", "kite", "fly", "--high", "-x", "3", "--name=Ada")
     assert out.returncode == 7, out.stderr
     assert json.loads((tmp_path / "kite-argv.json").read_text()) == ["fly", "--high", "-x", "3", "--name=Ada"]
     monkeypatch.setenv("KITE_EXIT", "0")
-    assert run("source", "kite").returncode == 0
+    assert run_cli("source", "kite").returncode == 0
     assert json.loads((tmp_path / "kite-argv.json").read_text()) == []
 
 
 def test_help_after_the_source_name_goes_to_the_runner(kite):
-    out = run("source", "kite", "--help")
+    out = run_cli("source", "kite", "--help")
     assert out.returncode == 0 and out.stdout.strip() == "usage: kite runner's own help"
-    door = run("source", "--help")
+    door = run_cli("source", "--help")
     assert door.returncode == 0 and "list" in door.stdout and "show" in door.stdout
 
 
 def test_a_runner_that_raises_exits_1_naming_the_plugin(kite):
-    out = run("source", "kite", "--raise")
+    out = run_cli("source", "kite", "--raise")
     assert out.returncode == 1
     assert "RuntimeError: kite broke" in out.stderr and "waitbus source kite: its runner raised" in out.stderr
 
 
 def test_a_source_with_only_routes_exits_2_saying_so(plugins):
     install_plugin(plugins, "waitbus_test_hook", ROUTES_ONLY, "hook")
-    out = run("source", "hook", "x")
+    out = run_cli("source", "hook", "x")
     assert out.returncode == 2
     assert "no runner, only routes (POST /hook)" in out.stderr and "waitbus listener serve" in out.stderr
 
 
 def test_source_run_reaches_a_source_named_like_a_subcommand(plugins, tmp_path):
     install_plugin(plugins, "waitbus_test_list", KITE.replace('name="kite"', 'name="list"'), "list")
-    out = run("source", "run", "list", "a")
+    out = run_cli("source", "run", "list", "a")
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "kite-argv.json").read_text()) == ["a"]
 
@@ -196,7 +189,7 @@ def test_source_run_reaches_a_source_named_like_a_subcommand(plugins, tmp_path):
 def test_a_plugin_that_fails_to_load_is_an_exit_2_naming_it(plugins, code, entry, message):
     install_plugin(plugins, "waitbus_test_broken", code, entry)
     for args in (["source", "list"], ["source", "show", "broken"], ["source", "broken"]):
-        out = run(*args)
+        out = run_cli(*args)
         assert out.returncode == 2, (args, out.stderr)
         assert message in out.stderr and "Traceback" not in out.stderr
 
@@ -232,20 +225,20 @@ def test_a_door_passes_its_arguments_and_help_through_and_returns_the_exit_code(
         f"    print('help of {func}') if argv == ['--help'] else None\n"
         f"    return 5\n",
     )
-    out = run(*verb, "--pr", "7", "--pr", "9", "-v")
+    out = run_cli(*verb, "--pr", "7", "--pr", "9", "-v")
     assert out.returncode == 5, out.stderr
     assert json.loads((tmp_path / "kite-argv.json").read_text()) == ["--pr", "7", "--pr", "9", "-v"]
-    helped = run(*verb, "--help")
+    helped = run_cli(*verb, "--help")
     assert helped.returncode == 5 and helped.stdout.strip() == f"help of {func}"
 
 
 @pytest.mark.parametrize(("verb", "module", "func", "dist"), DOOR_CASES)
 def test_a_door_whose_package_lacks_the_function_exits_2_naming_the_package(plugins, verb, module, func, dist):
     shadow(plugins, module, "")
-    out = run(*verb)
+    out = run_cli(*verb)
     assert out.returncode == 2
     assert f"the installed {dist} has no {func}()" in out.stderr and f"pip install -U {dist}" in out.stderr
-    helped = run(*verb, "--help")  # the door's own help still works
+    helped = run_cli(*verb, "--help")  # the door's own help still works
     assert helped.returncode == 0 and "Usage: waitbus" in helped.stdout and f"no {func}()" in helped.stdout
 
 
@@ -253,13 +246,13 @@ def test_a_door_whose_package_lacks_the_function_exits_2_naming_the_package(plug
 def test_a_door_whose_package_is_missing_exits_2_saying_what_to_install(plugins, verb, module, func, dist):
     # Stand-in for "not installed": the module itself raises ModuleNotFoundError for its own name.
     shadow(plugins, module, f'raise ModuleNotFoundError("No module named {module!r}", name={module!r})\n')
-    out = run(*verb)
+    out = run_cli(*verb)
     assert out.returncode == 2
     assert f"needs {dist}, which is not installed: pip install {dist}" in out.stderr
     assert "Traceback" not in out.stderr
     # A missing dependency of an installed package is named as such, not as the package.
     shadow(plugins, module, "import waitbus_no_such_dependency_zz\n")
-    out = run(*verb)
+    out = run_cli(*verb)
     assert out.returncode == 2
     assert f"{dist} is installed but cannot be imported" in out.stderr and "waitbus_no_such_dependency_zz" in out.stderr
 
@@ -271,7 +264,7 @@ def test_a_third_party_daemon_entry_point_becomes_a_verb(plugins, tmp_path):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: waitbus-test-kitejob\nVersion: 0.0.1\n")
     (info / "entry_points.txt").write_text("[waitbus.daemons.v1]\nkite-job.tick = waitbus_test_kitejob:tick\n")
-    out = run("kite-job", "tick", "--fast")
+    out = run_cli("kite-job", "tick", "--fast")
     assert (out.returncode, out.stdout.strip()) == (6, "kite --fast"), out.stderr
-    listed = run("--help")
+    listed = run_cli("--help")
     assert "kite-job" in listed.stdout and "waitbus-test-kitejob" in listed.stdout

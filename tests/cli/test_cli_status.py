@@ -9,13 +9,13 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests._support import WAITBUS, run_cli
 from waitbus_store import resolve_paths
 
 
@@ -33,15 +33,6 @@ def closed_listener_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     held.close()
 
 
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
-
-
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WAITBUS, *args], capture_output=True, text=True, input=stdin, timeout=60, env=os.environ.copy()
-    )
-
-
 def default_config() -> Path:
     return Path(os.environ["XDG_CONFIG_HOME"]) / "waitbus" / "config.toml"
 
@@ -50,7 +41,7 @@ def default_config() -> Path:
 
 
 def test_missing_default_config_is_valid_and_prints_the_defaults():
-    out = run("config", "validate")
+    out = run_cli("config", "validate")
     assert out.returncode == 0, out.stderr
     assert f"no file at {default_config()}: the defaults apply" in out.stdout
     assert 'older_than = "30d"' in out.stdout and "heartbeat_sec = 60" in out.stdout
@@ -59,7 +50,7 @@ def test_missing_default_config_is_valid_and_prints_the_defaults():
 def test_valid_file_is_reported_with_its_effective_values(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text('[retention]\nolder_than = "7d"\nmax_size = "2GiB"\n[hub]\nheartbeat_sec = 5\n')
-    out = run("config", "validate", str(f), "--json")
+    out = run_cli("config", "validate", str(f), "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["exists"] and data["path"] == str(f)
@@ -82,22 +73,22 @@ def test_valid_file_is_reported_with_its_effective_values(tmp_path):
 def test_invalid_config_exits_2_naming_the_key_and_the_problem(tmp_path, text, key, problem):
     f = tmp_path / "c.toml"
     f.write_text(text)
-    out = run("config", "validate", str(f))
+    out = run_cli("config", "validate", str(f))
     assert out.returncode == 2
     assert f"{f}: {key}: " in out.stderr and problem in out.stderr
     assert out.stdout == ""
     # The default location is checked the same way.
     default_config().parent.mkdir(parents=True, exist_ok=True)
     default_config().write_text(text)
-    assert run("config", "validate").returncode == 2
+    assert run_cli("config", "validate").returncode == 2
 
 
 def test_toml_syntax_error_and_missing_named_file_exit_2(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text("[hub\n")
-    out = run("config", "validate", str(f))
+    out = run_cli("config", "validate", str(f))
     assert out.returncode == 2 and "line 1" in out.stderr
-    missing = run("config", "validate", str(tmp_path / "nope.toml"))
+    missing = run_cli("config", "validate", str(tmp_path / "nope.toml"))
     assert missing.returncode == 2 and "no config file at" in missing.stderr
 
 
@@ -106,21 +97,21 @@ def test_env_overrides_beat_the_file(tmp_path, monkeypatch):
     f.write_text('[retention]\nmax_rows = 10\n[prometheus]\nowner = "file-org"\n')
     monkeypatch.setenv("WAITBUS_RETENTION__MAX_ROWS", "250")
     monkeypatch.setenv("WAITBUS_PROM_OWNER", "env-org")
-    out = run("config", "validate", str(f), "--json")
+    out = run_cli("config", "validate", str(f), "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["config"]["retention"]["max_rows"] == 250
     assert data["config"]["prometheus"]["owner"] == "env-org"
     assert data["env"] == ["WAITBUS_PROM_OWNER", "WAITBUS_RETENTION__MAX_ROWS"]
-    text = run("config", "validate", str(f))
+    text = run_cli("config", "validate", str(f))
     assert "max_rows = 250" in text.stdout and 'owner = "env-org"' in text.stdout
     monkeypatch.setenv("WAITBUS_RETENTION__MAX_ROWS", "many")
-    bad = run("config", "validate", str(f))
+    bad = run_cli("config", "validate", str(f))
     assert bad.returncode == 2 and "retention.max_rows" in bad.stderr
 
 
 def test_schema_is_json_schema_of_every_section():
-    out = run("config", "schema")
+    out = run_cli("config", "schema")
     assert out.returncode == 0
     schema = json.loads(out.stdout)
     assert set(schema["properties"]) == {"prometheus", "retention", "hub", "listener", "fs", "conditions"}
@@ -129,9 +120,9 @@ def test_schema_is_json_schema_of_every_section():
 
 
 def test_toml_example_documents_every_key_and_uncommented_gives_the_defaults(tmp_path):
-    out = run("config", "schema", "--toml")
+    out = run_cli("config", "schema", "--toml")
     assert out.returncode == 0
-    schema = json.loads(run("config", "schema").stdout)
+    schema = json.loads(run_cli("config", "schema").stdout)
     for section, ref in schema["properties"].items():
         assert f"[{section}]" in out.stdout
         if section == "conditions":  # a free-form table, shown with a commented example
@@ -144,9 +135,9 @@ def test_toml_example_documents_every_key_and_uncommented_gives_the_defaults(tmp
     uncommented = "\n".join(line for line in uncommented.splitlines() if "(unset by default)" not in line)
     f = tmp_path / "example.toml"
     f.write_text(uncommented)
-    checked = run("config", "validate", str(f), "--json")
+    checked = run_cli("config", "validate", str(f), "--json")
     assert checked.returncode == 0, checked.stderr + uncommented
-    defaults = json.loads(run("config", "validate", "--json").stdout)["config"]
+    defaults = json.loads(run_cli("config", "validate", "--json").stdout)["config"]
     assert json.loads(checked.stdout)["config"] == defaults
 
 
@@ -154,21 +145,21 @@ def test_toml_example_documents_every_key_and_uncommented_gives_the_defaults(tmp
 
 
 def test_status_with_no_store_and_no_hub():
-    out = run("status", "--json")
+    out = run_cli("status", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["events"] == 0 and data["last_event"] is None
     assert data["db"]["exists"] is False
     assert data["hub"]["alive"] is False and "no socket" in data["hub"]["reason"]
-    text = run("status")
+    text = run_cli("status")
     assert "hub         not running" in text.stdout and "no event store yet" in text.stdout
 
 
 def test_status_counts_events_and_reports_the_live_hub(hub, raw_client):
-    ids = [run("emit", "agent", f"step_{i}", "--summary", f"step {i}").stdout.strip() for i in range(3)]
+    ids = [run_cli("emit", "agent", f"step_{i}", "--summary", f"step {i}").stdout.strip() for i in range(3)]
     sub = raw_client()
     sub.subscribe()
-    out = run("status", "--json")
+    out = run_cli("status", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["events"] == 3
@@ -177,7 +168,7 @@ def test_status_counts_events_and_reports_the_live_hub(hub, raw_client):
     assert data["db"]["path"] == str(resolve_paths().db) and data["db"]["size_bytes"] > 0
     assert data["hub"]["alive"] is True and data["hub"]["pid"] == hub.pid
     assert data["hub"]["subscribers"] == 1
-    text = run("status").stdout
+    text = run_cli("status").stdout
     assert f"events      3 in {resolve_paths().db}" in text
     assert f"last event  {ids[-1]} agent/step_2" in text and "step 2" in text
     assert f"pid {hub.pid}" in text and "1 subscriber," in text
@@ -190,7 +181,7 @@ def test_status_on_a_foreign_db_exits_2(tmp_path):
     conn.execute("CREATE TABLE theirs (x)")
     conn.commit()
     conn.close()
-    out = run("status")
+    out = run_cli("status")
     assert out.returncode == 2 and "not a waitbus event store" in out.stderr
 
 
@@ -211,17 +202,17 @@ def on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closed_listener_por
 
 
 def doctor() -> tuple[subprocess.CompletedProcess[str], dict[str, dict[str, str]]]:
-    out = run("doctor", "--json")
+    out = run_cli("doctor", "--json")
     checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
     return out, checks
 
 
 @pytest.mark.usefixtures("on_path")
 def test_doctor_passes_on_a_healthy_setup_and_never_prints_secrets(hub):
-    assert run("init").returncode == 0
+    assert run_cli("init").returncode == 0
     for name, value in SECRET_VALUES.items():
-        assert run("install-credentials", name, stdin=value).returncode == 0
-    text = run("doctor")
+        assert run_cli("install-credentials", name, input=value).returncode == 0
+    text = run_cli("doctor")
     assert text.returncode == 0, text.stdout
     assert not [line for line in text.stdout.splitlines() if line.startswith("FAIL")]
     assert text.stdout.splitlines()[-1].startswith("doctor: 0 FAIL")
@@ -244,9 +235,9 @@ def test_doctor_passes_on_a_healthy_setup_and_never_prints_secrets(hub):
 
 @pytest.mark.usefixtures("on_path")
 def test_doctor_fails_on_a_loose_secrets_file_without_printing_it():
-    assert run("init").returncode == 0
+    assert run_cli("init").returncode == 0
     assert (
-        run("install-credentials", "github-webhook-secret", stdin=SECRET_VALUES["github-webhook-secret"]).returncode
+        run_cli("install-credentials", "github-webhook-secret", input=SECRET_VALUES["github-webhook-secret"]).returncode
         == 0
     )
     resolve_paths().secrets.chmod(0o644)
@@ -254,7 +245,7 @@ def test_doctor_fails_on_a_loose_secrets_file_without_printing_it():
     assert out.returncode == 1
     assert checks["secrets file"]["status"] == "FAIL" and "chmod 600" in checks["secrets file"]["detail"]
     assert SECRET_VALUES["github-webhook-secret"] not in out.stdout + out.stderr
-    text = run("doctor")
+    text = run_cli("doctor")
     assert text.returncode == 1 and "FAIL  secrets file" in text.stdout
 
 
@@ -278,7 +269,7 @@ def test_doctor_fails_on_a_foreign_db_and_on_a_missing_store():
 
 @pytest.mark.usefixtures("on_path")
 def test_doctor_requires_the_webhook_secret_only_when_the_listener_is_enabled(hub):
-    assert run("init").returncode == 0
+    assert run_cli("init").returncode == 0
     out, checks = doctor()
     assert out.returncode == 0 and checks["listener"]["detail"].startswith("not running (opt-in")
     enable_listener()
@@ -320,8 +311,8 @@ def fake_listener() -> Iterator[int]:
 
 @pytest.mark.usefixtures("on_path")
 def test_doctor_checks_listener_health_on_the_configured_port(hub, fake_listener, monkeypatch):
-    assert run("init").returncode == 0
-    assert run("install-credentials", "github-webhook-secret", stdin="x-VALUE").returncode == 0
+    assert run_cli("init").returncode == 0
+    assert run_cli("install-credentials", "github-webhook-secret", input="x-VALUE").returncode == 0
     enable_listener()
     monkeypatch.setenv("WAITBUS_LISTENER__PORT", str(fake_listener))
     out, checks = doctor()
@@ -332,10 +323,10 @@ def test_doctor_checks_listener_health_on_the_configured_port(hub, fake_listener
 
 @pytest.mark.usefixtures("on_path", "hub")
 def test_doctor_reports_installed_units():
-    assert run("init").returncode == 0
+    assert run_cli("init").returncode == 0
     _, checks = doctor()
     assert checks["units"]["status"] == "WARN" and "install-systemd" in checks["units"]["detail"]
-    assert run("install-systemd").returncode == 0
+    assert run_cli("install-systemd").returncode == 0
     _, checks = doctor()
     assert checks["units"]["status"] == "ok" and checks["units"]["detail"].startswith("11/11 installed")
     timer = Path(os.environ["XDG_CONFIG_HOME"]) / "systemd" / "user" / "waitbus-watchdog.timer"
@@ -346,7 +337,7 @@ def test_doctor_reports_installed_units():
 
 def test_the_admin_reference_documents_every_config_key():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "cli-admin.md").read_text()
-    config = json.loads(run("config", "validate", "--json").stdout)["config"]
+    config = json.loads(run_cli("config", "validate", "--json").stdout)["config"]
     for section, values in config.items():
         for key in values:
             assert f"`{section}.{key}`" in doc, f"{section}.{key} missing from docs/cli-admin.md"

@@ -9,23 +9,16 @@ import queue
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import msgspec
 import pytest
 
 import waitbus
+from tests._support import WAITBUS, run_cli
 from waitbus_store import Store, resolve_paths
 from waitbus_wire import encode_fields, encode_frame
-
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WAITBUS, *args], capture_output=True, text=True, timeout=60, env=os.environ.copy())
 
 
 def emit(source: str, event_type: str, summary: str | None = None, **fields: object) -> str:
@@ -62,7 +55,7 @@ def wait_subscribed(raw_client, timeout: float = 15) -> None:
 
 def test_once_shows_one_row_per_entity_with_its_latest_state():
     fleet()
-    out = run("top", "--once", "--json")
+    out = run_cli("top", "--once", "--json")
     assert out.returncode == 0, out.stderr
     rows = msgspec.json.decode(out.stdout)
     got = [(r["entity"], r["state"], r["failed"], r["events"], r["summary"]) for r in rows]
@@ -72,7 +65,7 @@ def test_once_shows_one_row_per_entity_with_its_latest_state():
         ("container web", "die (exit 137)", True, 2, "web died"),
         ("agent thread t-9", "a -> b", False, 1, "a -> b"),
     ]
-    text = run("top", "--once")
+    text = run_cli("top", "--once")
     assert text.returncode == 0
     lines = text.stdout.splitlines()
     assert lines[0].split() == ["entity", "source", "state", "events", "last", "summary"]
@@ -91,16 +84,16 @@ def test_once_backfills_only_the_since_window_and_filters():
             received_at=time.time_ns() - 3 * 3600 * 10**9,
         )
     fleet()
-    default = [r["entity"] for r in msgspec.json.decode(run("top", "--once", "--json").stdout)]
+    default = [r["entity"] for r in msgspec.json.decode(run_cli("top", "--once", "--json").stdout)]
     assert "container ancient" not in default and len(default) == 4
-    wide = [r["entity"] for r in msgspec.json.decode(run("top", "--once", "--json", "--since", "1d").stdout)]
+    wide = [r["entity"] for r in msgspec.json.decode(run_cli("top", "--once", "--json", "--since", "1d").stdout)]
     assert wide[-1] == "container ancient" and len(wide) == 5
-    docker = msgspec.json.decode(run("top", "--once", "--json", "--since", "1d", "--source", "docker").stdout)
+    docker = msgspec.json.decode(run_cli("top", "--once", "--json", "--since", "1d", "--source", "docker").stdout)
     assert [r["entity"] for r in docker] == ["container web", "container ancient"]
 
 
 def test_once_with_no_store_is_an_empty_frame():
-    out = run("top", "--once", "--json")
+    out = run_cli("top", "--once", "--json")
     assert out.returncode == 0 and msgspec.json.decode(out.stdout) == []
 
 
@@ -113,7 +106,7 @@ def test_once_with_no_store_is_an_empty_frame():
     ],
 )
 def test_bad_flags_and_no_hub_exit_2(args, message):
-    out = run("top", *args)
+    out = run_cli("top", *args)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
 
 

@@ -4,21 +4,17 @@ never a traceback (a huge number used to overflow into `inf` and then OverflowEr
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests._support import run_cli
 from waitbus_cli._units import MAX_SIZE_BYTES, parse_size
 from waitbus_wire import MAX_DURATION_S, parse_duration
 
 PROPS = settings(max_examples=300, deadline=None, derandomize=True)
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "": 1}
 SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
 PAD = st.sampled_from(["", " ", "\t", "  "])
@@ -83,13 +79,7 @@ def test_every_duration_and_size_flag_refuses_bad_values_with_exit_2_and_a_clear
     tail = ["--", "true"] if flag[0] == "on" else []
     for value in BAD_DURATIONS:
         # --opt=value: a value starting with "-" is then not taken for an option
-        out = subprocess.run(
-            [WAITBUS, *verb, f"{option}={value}", *tail],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env=os.environ.copy(),
-        )
+        out = run_cli(*verb, f"{option}={value}", *tail, timeout=30)
         where = f"{' '.join(flag)} {value[:20]!r}"
         assert out.returncode == 2, f"{where}: exit {out.returncode}: {out.stderr[-300:]}"
         assert "Traceback" not in out.stderr, where

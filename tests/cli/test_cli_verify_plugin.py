@@ -7,25 +7,22 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests._support import WAITBUS, run_cli
 from waitbus_cli._plugin_cmd import front_matter
 
 REPO = Path(__file__).resolve().parents[2]
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 
 
 def run(*args: str, cwd: Path = REPO, path: str | None = None) -> subprocess.CompletedProcess[str]:
     """verify-plugin as a user who installed waitbus runs it: this venv's commands on PATH."""
     env = {**os.environ, "PATH": path if path is not None else f"{Path(WAITBUS).parent}{os.pathsep}/usr/bin:/bin"}
-    return subprocess.run(
-        [WAITBUS, "verify-plugin", *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=env
-    )
+    return run_cli("verify-plugin", *args, env=env, cwd=cwd)
 
 
 @pytest.fixture
@@ -360,7 +357,7 @@ def test_no_manifest_or_an_unreadable_one_is_exit_2(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_verify_plugin_is_listed_in_help():
-    out = subprocess.run([WAITBUS, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    out = run_cli("--help", timeout=60)
     assert "verify-plugin" in out.stdout
 
 

@@ -5,21 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from tests._support import WAITBUS, run_cli
 from waitbus import emit
 from waitbus_wire import encode_frame
-
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
-
-
-def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WAITBUS, *args], capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
 
 
 def start(reap, *args: str) -> subprocess.Popen[str]:
@@ -54,7 +48,7 @@ def finish(proc: subprocess.Popen[str], timeout: float = 15) -> tuple[int, str, 
 
 
 def cli_emit(*args: str) -> str:
-    out = run("emit", *args)
+    out = run_cli("emit", *args)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -155,14 +149,16 @@ def test_a_failed_job_or_nested_webhook_shape_decides_with_exit_1(hub, conclusio
         "workflow_job",
         fields={"workflow_job": {"head_sha": "abcdef1234", "status": "completed", "conclusion": conclusion}},
     )
-    out = run("wait", "--sha", "abcdef1", "--since", "1m", "--timeout", "3s")
+    out = run_cli("wait", "--sha", "abcdef1", "--since", "1m", "--timeout", "3s")
     assert out.returncode == 1, out.stderr
     assert "github/workflow_job" in out.stdout
 
 
 def test_a_failed_run_matched_without_sha_also_exits_1(hub):
     emit("github", "workflow_run", fields={"status": "completed", "conclusion": "failure"})
-    out = run("wait", "--source", "github", "--match", 'fields.status="completed"', "--since", "1m", "--timeout", "3s")
+    out = run_cli(
+        "wait", "--source", "github", "--match", 'fields.status="completed"', "--since", "1m", "--timeout", "3s"
+    )
     assert out.returncode == 1, out.stderr
 
 
@@ -179,7 +175,7 @@ def test_json_prints_every_event_field(hub):
         delivery_id="d-42",
         summary="built it",
     )
-    out = run("wait", "--source", "agent", "--since", "1m", "--timeout", "3s", "--json")
+    out = run_cli("wait", "--source", "agent", "--since", "1m", "--timeout", "3s", "--json")
     assert out.returncode == 0, out.stderr
     event = msgspec.json.decode(out.stdout)
     received_at = event.pop("received_at")
@@ -203,16 +199,16 @@ def test_json_prints_every_event_field(hub):
 
 def test_since_finds_an_event_emitted_just_before_the_wait(hub):
     sent = emit("pytest", "pytest_session", fields={"outcome": "passed"}).event_id
-    without = run("wait", "--source", "pytest", "--timeout", "1s")
+    without = run_cli("wait", "--source", "pytest", "--timeout", "1s")
     assert without.returncode == 124  # proves the look-back is what finds it
-    found = run("wait", "--source", "pytest", "--since", "10m", "--timeout", "3s")
+    found = run_cli("wait", "--source", "pytest", "--since", "10m", "--timeout", "3s")
     assert (found.returncode, found.stdout.split()[0]) == (0, sent), found.stderr
 
 
 def test_since_an_event_id_replays_only_what_came_after_it(hub):
     first = emit("agent", "step", fields={"n": 1}).event_id
     second = emit("agent", "step", fields={"n": 2}).event_id
-    out = run("wait", "--source", "agent", "--since", first, "--timeout", "3s")
+    out = run_cli("wait", "--source", "agent", "--since", first, "--timeout", "3s")
     assert (out.returncode, out.stdout.split()[0]) == (0, second), out.stderr
 
 
@@ -244,7 +240,7 @@ def test_first_of_returns_on_the_first_clause_met(hub):
     emit("pytest", "pytest_session", fields={"outcome": "failed"})
     hit = emit("docker", "docker_container", fields={"action": "die"}).event_id
     emit("pytest", "pytest_session", fields={"outcome": "passed"})
-    out = run(
+    out = run_cli(
         "wait",
         "--first-of",
         'pytest:fields.outcome="passed"',
@@ -263,7 +259,7 @@ def test_repo_and_repeated_match_keys(hub):
     emit("agent", "x", owner="other", repo="app", fields={"k": "a"})
     emit("agent", "x", owner="acme", repo="app", fields={"k": "c"})
     hit = emit("agent", "x", owner="acme", repo="app", fields={"k": "b"}).event_id
-    out = run(
+    out = run_cli(
         "wait", "--repo", "acme/app", "--match", 'fields.k="a"', "--match", 'fields.k="b"', "--since", "1m",
         "--timeout", "3s",
     )  # fmt: skip
@@ -279,9 +275,9 @@ def test_cond_from_the_config_file(hub, tmp_path, monkeypatch):
     monkeypatch.setenv("WAITBUS_CONFIG", str(config))
     emit("github", "workflow_run", fields={"conclusion": "failure"})
     hit = emit("github", "workflow_run", fields={"conclusion": "success"}).event_id
-    out = run("wait", "--cond", "green", "--since", "1m", "--timeout", "3s")
+    out = run_cli("wait", "--cond", "green", "--since", "1m", "--timeout", "3s")
     assert (out.returncode, out.stdout.split()[0]) == (0, hit), out.stderr
-    unknown = run("wait", "--cond", "blue", "--timeout", "1s")
+    unknown = run_cli("wait", "--cond", "blue", "--timeout", "1s")
     assert unknown.returncode == 2
     assert "unknown condition 'blue'" in unknown.stderr and "known: green" in unknown.stderr
 
@@ -294,7 +290,7 @@ def test_cond_from_an_entry_point(hub, tmp_path, monkeypatch):
     (plug / "wbplug-0.1.dist-info" / "entry_points.txt").write_text("[waitbus.conditions.v1]\nred = wbplug:RED\n")
     monkeypatch.setenv("PYTHONPATH", str(plug))
     hit = emit("ci", "done", fields={"conclusion": "failure"}).event_id
-    out = run("wait", "--cond", "red", "--since", "1m", "--timeout", "3s")
+    out = run_cli("wait", "--cond", "red", "--since", "1m", "--timeout", "3s")
     assert (out.returncode, out.stdout.split()[0]) == (0, hit), out.stderr
 
 
@@ -302,7 +298,7 @@ def test_a_bad_condition_in_the_config_is_exit_2(tmp_path, monkeypatch):
     config = tmp_path / "config.toml"
     config.write_text("[conditions]\nbroken = ['fields.conclusion=success']\n")
     monkeypatch.setenv("WAITBUS_CONFIG", str(config))
-    out = run("wait", "--cond", "broken", "--timeout", "1s")
+    out = run_cli("wait", "--cond", "broken", "--timeout", "1s")
     assert out.returncode == 2
     assert str(config) in out.stderr and "double quotes" in out.stderr
 
@@ -312,7 +308,7 @@ def test_a_bad_condition_in_the_config_is_exit_2(tmp_path, monkeypatch):
 
 def test_timeout_is_124(hub):
     t0 = time.monotonic()
-    out = run("wait", "--source", "nothing", "--timeout", "1s")
+    out = run_cli("wait", "--source", "nothing", "--timeout", "1s")
     assert out.returncode == 124
     assert "timed out after 1s" in out.stderr
     assert 0.9 < time.monotonic() - t0 < 10
@@ -338,14 +334,14 @@ def test_timeout_is_124(hub):
     ],
 )
 def test_bad_flags_exit_2_before_connecting(args, message):
-    out = run("wait", *args, "--timeout", "1s") if "--timeout" not in args else run("wait", *args)
+    out = run_cli("wait", *args, "--timeout", "1s") if "--timeout" not in args else run_cli("wait", *args)
     assert out.returncode == 2, out
     assert message in out.stderr
     assert "Traceback" not in out.stderr
 
 
 def test_no_hub_and_no_autostart_is_exit_2():
-    out = run("wait", "--source", "pytest", "--timeout", "5s")
+    out = run_cli("wait", "--source", "pytest", "--timeout", "5s")
     assert out.returncode == 2
     assert "no hub is listening" in out.stderr and "waitbus broadcast serve" in out.stderr
 
