@@ -5,27 +5,22 @@ state, resources/subscribe gets notifications/resources/updated on each change o
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from mcp import types
 
+from tests._support import run_cli
+
 pytestmark = pytest.mark.anyio
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 URI = "waitbus://repo/acme/shop"
 
 
 def gh(kind: str, repo: str = "shop", **fields: Any) -> str:
     """A GitHub event as the github source stores it (flat fields), from another process."""
     args = [f"{k}={json.dumps(v)}" for k, v in fields.items()]
-    out = subprocess.run(
-        [WAITBUS, "emit", "github", kind, *args, "--owner", "acme", "--repo", repo],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    out = run_cli("emit", "github", kind, *args, "--owner", "acme", "--repo", repo)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
