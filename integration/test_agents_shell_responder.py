@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests._support import WAITBUS
 from waitbus import emit, request
 
 pytestmark = pytest.mark.skipif(shutil.which("jq") is None, reason="agent-respond.sh needs jq")
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "bash" / "agent-respond.sh"
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 UPPER = [sys.executable, "-c", "import json, sys; print(json.load(sys.stdin)['ask'].upper())"]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests._support import run_cli
 from waitbus import emit
 from waitbus_store import Row, Store, resolve_paths
 
@@ -29,7 +30,6 @@ pytestmark = pytest.mark.skipif(
 
 REPO = Path(__file__).resolve().parents[1]
 AGENTS = REPO / "examples" / "agents"
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 TRIAGE, FIXER = "langgraph-triage", "pydantic-fixer"
 
 
@@ -51,24 +51,17 @@ def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, 
 
 def inject_failure() -> str:
     """The failure, through the real CLI, labelled as injected."""
-    out = subprocess.run(
-        [
-            WAITBUS,
-            "emit",
-            "pytest",
-            "pytest_session",
-            'outcome="failed"',
-            "failed=2",
-            "passed=40",
-            'rootdir="/home/me/proj"',
-            "injected=true",
-            "--summary",
-            "[INJECTED] pytest failed: 2 failed, 40 passed",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    out = run_cli(
+        "emit",
+        "pytest",
+        "pytest_session",
+        'outcome="failed"',
+        "failed=2",
+        "passed=40",
+        'rootdir="/home/me/proj"',
+        "injected=true",
+        "--summary",
+        "[INJECTED] pytest failed: 2 failed, 40 passed",
     )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()

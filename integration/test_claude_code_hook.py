@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests._support import WAITBUS
 from waitbus_store import Store, resolve_paths
 
 REPO = Path(__file__).resolve().parents[1]
 HOOK = REPO / "examples" / "claude-code" / "waitbus-hook.sh"
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 BASE = {"session_id": "9f1c2d3e-4b5a-6789-abcd-ef0123456789", "transcript_path": "/home/me/.claude/t.jsonl",
         "cwd": "/home/me/proj"}  # fmt: skip
 INPUTS = [

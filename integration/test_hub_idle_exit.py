@@ -78,7 +78,7 @@ def test_an_autostarted_hub_stays_while_used_exits_when_idle_and_the_next_waiter
 @pytest.mark.usefixtures("autostart")
 @pytest.mark.parametrize("how", ["python -m waitbus_hub", "waitbus broadcast serve"])
 def test_a_hub_run_on_purpose_never_exits_idle_unless_asked(how, reap):
-    cmd = [sys.executable, "-m", "waitbus_hub"] if how.startswith("python") else [str(fh.WAITBUS), "broadcast", "serve"]
+    cmd = [sys.executable, "-m", "waitbus_hub"] if how.startswith("python") else [fh.WAITBUS, "broadcast", "serve"]
     paths = resolve_paths()
     stays = reap(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     wait_until(paths.socket.exists, "the hub's socket")
@@ -124,7 +124,7 @@ def test_the_idle_period_comes_from_the_config_file_for_an_autostarted_hub_only(
     config.write_text("[hub]\nidle_exit_sec = 1\n")
     monkeypatch.setenv("WAITBUS_CONFIG", str(config))
     monkeypatch.delenv("WAITBUS_IDLE_EXIT_SEC", raising=False)
-    serve = [str(fh.WAITBUS), "broadcast", "serve"]
+    serve = [fh.WAITBUS, "broadcast", "serve"]
     paths = resolve_paths()
 
     stays = reap(subprocess.Popen(serve, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

@@ -7,16 +7,15 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import anyio
 import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-pytestmark = pytest.mark.anyio
+from tests._support import WAITBUS
 
-WAITBUS = Path(sys.executable).with_name("waitbus")
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
@@ -44,7 +43,7 @@ def _emit(source: str, event_type: str, fields: str) -> str:
 @pytest.mark.timeout(120)
 async def test_waitbus_mcp_serve_is_a_working_mcp_server(hub, tmp_path):
     env = {k: v for k, v in os.environ.items() if k.startswith(("WAITBUS_", "XDG_"))}
-    params = StdioServerParameters(command=str(WAITBUS), args=["mcp", "serve", "--no-channel"], env=env)
+    params = StdioServerParameters(command=WAITBUS, args=["mcp", "serve", "--no-channel"], env=env)
     with (tmp_path / "server.log").open("w") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
             with anyio.fail_after(30):

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests._support import WAITBUS
 from waitbus_store import resolve_paths
 
 STRACE = shutil.which("strace")
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 SDK = (
     "import waitbus\n"
     "sent = waitbus.emit('agent', 'traced', fields={'n': 1})\n"

@@ -24,10 +24,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from tests._support import WAITBUS
 from waitbus_wire import EventFrame, SubscribeAck, encode_frame, encode_message
 
 NOBODY = 65534
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 
 pytestmark = [
     pytest.mark.timeout(120),

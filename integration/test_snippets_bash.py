@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests._support import WAITBUS, run_cli
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "examples" / "bash" / "wait-for-ci.sh"
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 BASH = shutil.which("bash") or "/bin/bash"
 
 JQ_MODES = [
@@ -44,7 +44,7 @@ def result(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 
 def emit(*args: str) -> str:
-    out = subprocess.run([WAITBUS, "emit", *args], capture_output=True, text=True, timeout=60, check=False)
+    out = run_cli("emit", *args)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 

@@ -22,11 +22,10 @@ from typing import Any
 
 import pytest
 
-from tests._support import free_port, wait_until
+from tests._support import WAITBUS, free_port, run_cli, wait_until
 
 HERE = Path(__file__).resolve().parent
 EMIT_WORKER = HERE.parent / "emit_worker.py"
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 
 
 def nats_server_binary() -> str:
@@ -190,14 +189,7 @@ class Stack:
         return frame
 
     def stage_secret(self, name: str, value: str) -> None:
-        done = subprocess.run(
-            [WAITBUS, "install-credentials", name],
-            input=value,
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=60,
-        )
+        done = run_cli("install-credentials", name, env=self.env, input=value)
         assert done.returncode == 0, done.stderr
 
     def bridge_cmd(self, url: str, *args: str) -> list[str]:
@@ -249,7 +241,7 @@ class Stack:
         assert done.returncode == 0
 
     def emit_cli(self, *args: str) -> str:
-        done = subprocess.run([WAITBUS, "emit", *args], capture_output=True, text=True, env=self.env, timeout=60)
+        done = run_cli("emit", *args, env=self.env)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -108,8 +107,9 @@ def test_retention_reaching_the_damage_gives_the_advice_and_the_hub_keeps_servin
     assert done.returncode == 4, (done.stdout[-500:], done.stderr[-2000:])
     assert ADVICE in done.stderr and FIX in done.stderr and "Traceback" not in done.stderr, done.stderr
 
-    cmd = [str(fh.WAITBUS)] if fh.WAITBUS.exists() else [sys.executable, "-m", "waitbus_cli"]
-    hub = subprocess.Popen([*cmd, "broadcast", "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    hub = subprocess.Popen(
+        [fh.WAITBUS, "broadcast", "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         fh.wait_until(lambda: hub_stats(timeout=1)[0], "the hub to answer")
         deadline = time.monotonic() + 20  # the first retention pass runs 10 s after start
@@ -135,7 +135,7 @@ async def test_the_mcp_server_answers_a_tool_error_and_a_resource_error(tmp_path
     db = await anyio.to_thread.run_sync(damaged_log)
     env = {k: v for k, v in os.environ.items() if k.startswith(("WAITBUS_", "XDG_"))}
     env["WAITBUS_NO_AUTOSTART"] = "1"
-    params = StdioServerParameters(command=str(fh.WAITBUS), args=["mcp", "serve", "--no-channel"], env=env)
+    params = StdioServerParameters(command=fh.WAITBUS, args=["mcp", "serve", "--no-channel"], env=env)
     with (tmp_path / "server.log").open("w") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
             with anyio.fail_after(60):

@@ -61,9 +61,7 @@ def test_a_log_locked_by_a_long_writer_fails_emit_after_the_busy_wait_with_a_cle
     client = raw_client()
     client.subscribe()
     cli = reap(
-        subprocess.Popen(
-            [str(fh.WAITBUS), "emit", "agent", "locked_out"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        subprocess.Popen([fh.WAITBUS, "emit", "agent", "locked_out"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     )
     t0 = time.monotonic()
     with pytest.raises(StoreError) as info:
@@ -79,7 +77,7 @@ def test_a_log_locked_by_a_long_writer_fails_emit_after_the_busy_wait_with_a_cle
     frame = client.next(5)
     assert frame is not None and frame["kind"] == "daemon_heartbeat"
 
-    waiting = reap(subprocess.Popen([str(fh.WAITBUS), "emit", "agent", "after"], stdout=subprocess.PIPE))
+    waiting = reap(subprocess.Popen([fh.WAITBUS, "emit", "agent", "after"], stdout=subprocess.PIPE))
     time.sleep(1)
     holder.kill()  # the long writer dies mid-transaction: its row is rolled back
     holder.wait(10)

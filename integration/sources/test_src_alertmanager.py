@@ -16,7 +16,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests._support import free_port
+from tests._support import WAITBUS, free_port, run_cli
 from waitbus_store import Store, resolve_paths
 
 pytestmark = pytest.mark.slow
@@ -35,7 +34,6 @@ pytestmark = pytest.mark.slow
 TOKEN = "am-integration-token-5f2c"
 HMAC_KEY = "signing-proxy-key-91e0"
 PAYLOADS = Path(__file__).resolve().parents[2] / "tests" / "alertmanager" / "payloads"
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 
 
 def _alertmanager_binary() -> str | None:
@@ -174,18 +172,14 @@ class Alertmanager:
 @pytest.fixture
 def staged_token() -> str:
     """The token staged the way a user does it: `waitbus install-credentials` from stdin."""
-    done = subprocess.run(
-        [WAITBUS, "install-credentials", "alertmanager-token"], input=TOKEN + "\n", text=True, capture_output=True
-    )
+    done = run_cli("install-credentials", "alertmanager-token", input=TOKEN + "\n")
     assert done.returncode == 0, done.stderr
     return TOKEN
 
 
 @pytest.fixture
 def staged_hmac() -> str:
-    done = subprocess.run(
-        [WAITBUS, "install-credentials", "alertmanager-hmac"], input=HMAC_KEY, text=True, capture_output=True
-    )
+    done = run_cli("install-credentials", "alertmanager-hmac", input=HMAC_KEY)
     assert done.returncode == 0, done.stderr
     return HMAC_KEY
 
@@ -310,10 +304,7 @@ def test_prometheus_owner_repo_label_alerts_that_have_none(hub, prom_labels, lis
     wait_until("both events", lambda: len(events("prometheus_alert")) == 2, 30)
     got = {e["alertname"]: (e["_owner"], e["_repo"]) for e in events("prometheus_alert")}
     assert got == {"NoLabels": ("acme", "ops"), "Labelled": ("zed", "shop")}
-    waited = subprocess.run(
-        [WAITBUS, "wait", "--repo", "acme/ops", "--source", "alertmanager", "--since", "5m", "--timeout", "10s"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    waited = run_cli("wait", "--repo", "acme/ops", "--source", "alertmanager", "--since", "5m", "--timeout", "10s")
     assert waited.returncode == 0 and "NoLabels" in waited.stdout, waited.stderr
 
 
@@ -361,9 +352,7 @@ def test_the_watchdog_route_and_check_with_a_real_alertmanager(listener, alertma
     assert (flags / "heartbeat").exists()
 
     def check() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [WAITBUS, "watchdog-check", "run", "--stale-after", "10m"], capture_output=True, text=True
-        )
+        return run_cli("watchdog-check", "run", "--stale-after", "10m")
 
     fresh = check()
     assert fresh.returncode == 0, fresh.stderr

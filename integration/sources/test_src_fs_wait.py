@@ -5,7 +5,6 @@ in its own process; writing a file unblocks the wait with exit 0."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-WAITBUS = Path(sys.executable).parent / "waitbus"
+from tests._support import WAITBUS
 
 
 def _wait_for_text(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
@@ -34,7 +33,7 @@ def test_wait_unblocks_when_a_watched_file_changes(
     with source_err.open("wb") as err:
         source = reap(
             subprocess.Popen(
-                [str(WAITBUS), "source", "fs", str(watched), "--recursive"], stdout=subprocess.DEVNULL, stderr=err
+                [WAITBUS, "source", "fs", str(watched), "--recursive"], stdout=subprocess.DEVNULL, stderr=err
             )
         )
     _wait_for_text(source_err, "watching", source)
@@ -42,7 +41,7 @@ def test_wait_unblocks_when_a_watched_file_changes(
     waiter = reap(
         subprocess.Popen(
             [
-                str(WAITBUS), "wait", "--source", "fs",
+                WAITBUS, "wait", "--source", "fs",
                 "--match", 'fields.event_type="fs_change"', "--timeout", "5m",
             ],
             stdout=subprocess.PIPE,

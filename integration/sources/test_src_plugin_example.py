@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -16,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests._support import WAITBUS, run_cli
 from waitbus_store import connect_readonly, resolve_paths
 
 REPO = Path(__file__).resolve().parents[2]
-WAITBUS = str(Path(sys.executable).with_name("waitbus"))
 
 
 @pytest.fixture(scope="session")
@@ -45,12 +44,6 @@ def hello(hello_target: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return hello_target
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WAITBUS, *args], capture_output=True, text=True, input=stdin, timeout=60, env=os.environ.copy()
-    )
-
-
 def stored() -> list[tuple[str, str, str, str]]:
     db = resolve_paths().db
     if not db.exists():
@@ -74,30 +67,30 @@ def post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str
 
 @pytest.mark.timeout(120)
 def test_the_example_plugin_is_listed_through_the_entry_point(hello):
-    out = run("source", "list", "--json")
+    out = run_cli("source", "list", "--json")
     assert out.returncode == 0, out.stderr
     (row,) = [r for r in json.loads(out.stdout) if r["name"] == "hello"]
     assert row["package"] == "waitbus-plugin-hello" and row["entry_point"] == "waitbus_plugin_hello:SOURCE"
     assert row["event_types"] == ["hello"] and row["runner"] is True and row["routes"] == ["POST /hello"]
-    table = run("source", "list").stdout
+    table = run_cli("source", "list").stdout
     assert any(line.split()[:2] == ["hello", "waitbus-plugin-hello"] for line in table.splitlines())
 
 
 @pytest.mark.timeout(120)
 def test_waitbus_source_hello_emits_one_event(hello):
-    out = run("source", "hello", "--name", "Ada")
+    out = run_cli("source", "hello", "--name", "Ada")
     assert out.returncode == 0, out.stderr
     ((event_id, source, event_type, fields),) = stored()
     assert out.stdout.strip() == event_id
     assert (source, event_type) == ("hello", "hello")
     assert json.loads(fields)["name"] == "Ada"
-    bad = run("source", "hello")  # the runner's own argparse: --name is required
+    bad = run_cli("source", "hello")  # the runner's own argparse: --name is required
     assert bad.returncode == 2 and "--name" in bad.stderr
 
 
 @pytest.mark.timeout(120)
 def test_post_hello_through_a_real_listener_needs_the_token(hello, reap, tmp_path):
-    assert run("install-credentials", "hello-token", stdin="hello-s3cret").returncode == 0
+    assert run_cli("install-credentials", "hello-token", input="hello-s3cret").returncode == 0
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

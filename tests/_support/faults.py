@@ -5,21 +5,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests._support import wait_until  # re-exported: the fault tests call fh.wait_until
-
-WAITBUS = Path(sys.executable).with_name("waitbus")
+# re-exported: the fault tests call fh.WAITBUS and fh.wait_until
+from tests._support import WAITBUS, run_cli, wait_until
 
 
 def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The real `waitbus` console script, as a user runs it."""
-    cmd = [str(WAITBUS)] if WAITBUS.exists() else [sys.executable, "-m", "waitbus_cli"]
-    return subprocess.run(
-        [*cmd, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
-    )
+    """The real `waitbus` console script, as a user runs it, with `env` over this environment."""
+    return run_cli(*args, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def db_path() -> Path:
