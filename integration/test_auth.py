@@ -11,7 +11,6 @@ import hmac
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
@@ -94,14 +93,13 @@ def test_each_credential_opens_only_its_own_route_and_refusals_store_nothing(lis
 @pytest.mark.parametrize("route", ["/emit", "/webhook", "/alertmanager", "/watchdog"])
 def test_a_body_over_the_cap_is_413_on_every_authenticated_route_before_it_is_read(listener, route):
     # Valid credentials and only the headers: the length alone must refuse it. A server
-    # that waited for 11 MiB would hold this 5 s read open and answer nothing.
+    # that waited for 11 MiB would hold this 5 s read open and answer nothing: `closed`
+    # says the server closed first (no wall-clock bound: this box is shared and loaded).
     creds = own_credentials(route if route != "/watchdog" else "/alertmanager", b"")
     head = f"POST {route} HTTP/1.1\r\nHost: x\r\nContent-Length: {11 * 1024 * 1024}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in creds.items()) + "\r\n"
-    started = time.monotonic()
     reply, closed = lh.raw(listener.port, head.encode(), timeout=5)
     assert reply.startswith(b"HTTP/1.1 413 ") and closed, reply[:200]
-    assert time.monotonic() - started < 4
     assert lh.stored() == []
 
 

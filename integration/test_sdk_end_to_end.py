@@ -42,7 +42,9 @@ def test_request_and_respond_between_two_processes(hub, reap, await_subscribers)
 def test_request_times_out_with_none(hub):
     started = time.monotonic()
     assert request("nobody", "hi", sender="agent_a", timeout=0.5) is None
-    assert 0.4 < time.monotonic() - started < 5
+    # It waited its timeout (a lower bound holds however loaded the box); a hang is the
+    # pytest timeout's to catch, not a wall-clock upper bound's.
+    assert time.monotonic() - started > 0.4  # less a margin for timer slack
 
 
 @pytest.mark.timeout(60)

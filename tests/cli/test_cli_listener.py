@@ -167,12 +167,11 @@ def test_chunked_and_length_less_posts_get_411(reap, tmp_path, probe):
 def test_a_body_over_10_mib_gets_413_without_being_read(reap, tmp_path, probe):
     srv = serve(reap, tmp_path)
     # Only the headers are sent. A server that tried to read the 11 MiB would wait for
-    # them (its timeout is 30 s) and this 5 s read would time out with nothing.
+    # them (its timeout is 30 s) and this 5 s read would time out with nothing: `closed`
+    # says the server closed first (no wall-clock bound: this box is shared and loaded).
     head = f"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {11 * 1024 * 1024}\r\n\r\n".encode()
-    started = time.monotonic()
     reply, closed = raw(srv.port, head, timeout=5)
     assert reply.startswith(b"HTTP/1.1 413 ") and closed
-    assert time.monotonic() - started < 4
     assert b"Connection: close" in reply
     # Exactly 10 MiB is allowed and arrives byte for byte.
     body = os.urandom(10 * 1024 * 1024)
