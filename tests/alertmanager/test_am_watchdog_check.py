@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests._support import FakeClock
 from waitbus import HttpRequest
 from waitbus_sources_alertmanager import handle_watchdog, parse_duration, watchdog_check_main
 from waitbus_store import Store, resolve_paths
@@ -47,8 +48,8 @@ def stale_events() -> list[dict[str, Any]]:
     return [json.loads(r.fields) for r in rows if json.loads(r.fields).get("state") == "stale"]
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    code = watchdog_check_main(list(argv))
+def run(capsys: pytest.CaptureFixture[str], *argv: str, clock: FakeClock | None = None) -> tuple[int, str]:
+    code = watchdog_check_main(list(argv), (lambda: int(clock() * 1e9)) if clock else time.time_ns)
     return code, capsys.readouterr().out
 
 
@@ -63,24 +64,28 @@ def test_never_seen_is_stale_with_one_event_however_often_it_runs(capsys: pytest
 
 
 def test_fresh_then_stale_then_fresh_then_stale_again(capsys: pytest.CaptureFixture[str]) -> None:
+    # The check judges by a fake clock set to each delivery's time and then moved on by
+    # hand: no sleeping, and no "0s ago" that a loaded box could turn into "1s ago".
     deliver()
-    code, out = run(capsys, "--stale-after", "1s")
+    clock = FakeClock(time.time())
+    code, out = run(capsys, "--stale-after", "1s", clock=clock)
     assert code == 0 and out.startswith("fresh: last Watchdog heartbeat 0s ago (stale after 1s)")
     assert flags() == ["fresh"]
     assert stale_events() == []
-    time.sleep(1.3)
-    code, out = run(capsys, "--stale-after", "1s")
+    clock.advance(1.3)
+    code, out = run(capsys, "--stale-after", "1s", clock=clock)
     assert code == 1 and out.startswith("stale: last Watchdog heartbeat 1s ago")
     assert flags() == ["stale"]
-    assert run(capsys, "--stale-after", "1s")[0] == 1  # the same episode: no second event
+    assert run(capsys, "--stale-after", "1s", clock=clock)[0] == 1  # the same episode: no second event
     (first,) = stale_events()
     assert (first["reason"], first["alertname"], first["fingerprint"]) == ("silent", "Watchdog", "448881ef475b9b26")
     # The heartbeat comes back (within the same minute the log dedups it; the file moves).
     deliver()
-    assert run(capsys, "--stale-after", "1s")[0] == 0
+    clock = FakeClock(time.time())
+    assert run(capsys, "--stale-after", "1s", clock=clock)[0] == 0
     assert flags() == ["fresh"]
-    time.sleep(1.3)
-    assert run(capsys, "--stale-after", "1s")[0] == 1
+    clock.advance(1.3)
+    assert run(capsys, "--stale-after", "1s", clock=clock)[0] == 1
     assert len(stale_events()) == 2  # a new episode, a new event
     assert flags() == ["stale"]
 

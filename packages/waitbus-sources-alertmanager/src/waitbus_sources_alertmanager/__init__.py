@@ -11,6 +11,9 @@ only the plugin door; the handlers and the rest load on first use (PEP 562).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from waitbus import Route, SourceSpec
 from waitbus_wire import lazy_exports
 
@@ -42,11 +45,12 @@ def handle_watchdog(req: HttpRequest) -> HttpResponse:
     return handler(req)
 
 
-def watchdog_check_main(argv: list[str]) -> int:
-    """`waitbus watchdog-check run ARGS`: exit 0 fresh, 1 stale, 2 bad args, 4 state not writable."""
+def watchdog_check_main(argv: list[str], now_ns: Callable[[], int] = time.time_ns) -> int:
+    """`waitbus watchdog-check run ARGS`: exit 0 fresh, 1 stale, 2 bad args, 4 state not writable.
+    `now_ns` is the clock staleness is judged by (a test's fake one, so it need not sleep)."""
     from ._watchdog import watchdog_check_main as main
 
-    return main(argv)
+    return main(argv, now_ns)
 
 
 SOURCE = SourceSpec(

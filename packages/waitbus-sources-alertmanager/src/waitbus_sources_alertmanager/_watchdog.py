@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,8 +163,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def watchdog_check_main(argv: list[str]) -> int:
-    """`waitbus watchdog-check run ARGS`: 0 fresh, 1 stale, 2 bad args, 4 cannot write state."""
+def watchdog_check_main(argv: list[str], now_ns: Callable[[], int] = time.time_ns) -> int:
+    """`waitbus watchdog-check run ARGS`: 0 fresh, 1 stale, 2 bad args, 4 cannot write state.
+    `now_ns` is the clock staleness is judged by (a test's fake one, so it need not sleep)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
@@ -176,7 +178,7 @@ def watchdog_check_main(argv: list[str]) -> int:
         return EXIT_STORE
     with lock:
         try:
-            verdict = judge(args.stale_after)
+            verdict = judge(args.stale_after, now_ns())
         except (StoreError, PathError) as exc:
             print(f"{me}: cannot read the event log: {exc}", file=sys.stderr)
             return EXIT_USAGE
