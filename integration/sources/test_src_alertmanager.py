@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests._support import WAITBUS, free_port, run_cli
+from tests._support import WAITBUS, free_port, run_cli, wait_until
 from waitbus_store import Store, resolve_paths
 
 pytestmark = pytest.mark.slow
@@ -62,19 +62,6 @@ def http(method: str, url: str, body: Any = None, timeout: float = 5) -> tuple[i
         return exc.code, exc.read()
     except OSError:
         return 0, b""
-
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float, proc: subprocess.Popen[bytes] | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{what}: the process exited {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def events(event_type: str | None = None) -> list[dict[str, Any]]:
@@ -142,7 +129,7 @@ class Alertmanager:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_until("alertmanager /-/ready", lambda: http("GET", f"{self.url}/-/ready")[0] == 200, 30, self.proc)
+        wait_until(lambda: http("GET", f"{self.url}/-/ready")[0] == 200, "alertmanager /-/ready", 30, alive=self.proc)
         return self
 
     def post(self, alerts: list[dict[str, Any]]) -> None:
@@ -194,7 +181,9 @@ def listener(staged_token: str, tmp_path: Path) -> Iterator[int]:
             [WAITBUS, "listener", "serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        wait_until("listener /healthz", lambda: http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200, 30, proc)
+        wait_until(
+            lambda: http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200, "listener /healthz", 30, alive=proc
+        )
         yield port
     finally:
         if proc.poll() is None:
@@ -247,7 +236,7 @@ def test_firing_repeats_and_resolve_from_a_real_alertmanager(
     am = alertmanager_factory(listener, TOKEN, repeat_interval="2s")
     labels = {"severity": "critical", "instance": "web-1", "owner": "acme", "repo": "shop"}
     am.post([alert("HighErrorRate", labels=labels)])
-    (fired,) = wait_until("the firing event", lambda: events("prometheus_alert"), 30)
+    (fired,) = wait_until(lambda: events("prometheus_alert"), "the firing event", 30)
     assert (fired["alertname"], fired["status"], fired["severity"]) == ("HighErrorRate", "firing", "critical")
     assert (fired["_owner"], fired["_repo"]) == ("acme", "shop")
     assert fired["_summary"] == "[firing] HighErrorRate (critical): HighErrorRate on web-1"
@@ -256,7 +245,7 @@ def test_firing_repeats_and_resolve_from_a_real_alertmanager(
     assert re.fullmatch(r"[0-9a-f]{16}", fired["fingerprint"])
 
     # Alertmanager re-sends the unchanged group every repeat_interval (2 s here).
-    sent = wait_until("three webhook notifications", lambda: am.metric("alertmanager_notifications_total") >= 3, 30)
+    sent = wait_until(lambda: am.metric("alertmanager_notifications_total") >= 3, "three webhook notifications", 30)
     assert sent
     assert am.metric("alertmanager_notifications_failed_total") == 0
     assert len(events("prometheus_alert")) == 1, "a repeat notification stored a second event"
@@ -301,7 +290,7 @@ def test_prometheus_owner_repo_label_alerts_that_have_none(hub, prom_labels, lis
     filters reach it; an alert with its own labels keeps them."""
     am = alertmanager_factory(listener, TOKEN)
     am.post([alert("NoLabels", severity="warning"), alert("Labelled", labels={"owner": "zed", "repo": "shop"})])
-    wait_until("both events", lambda: len(events("prometheus_alert")) == 2, 30)
+    wait_until(lambda: len(events("prometheus_alert")) == 2, "both events", 30)
     got = {e["alertname"]: (e["_owner"], e["_repo"]) for e in events("prometheus_alert")}
     assert got == {"NoLabels": ("acme", "ops"), "Labelled": ("zed", "shop")}
     waited = run_cli("wait", "--repo", "acme/ops", "--source", "alertmanager", "--since", "5m", "--timeout", "10s")
@@ -315,10 +304,10 @@ def test_a_second_alert_joining_the_group_repeats_the_first_without_a_duplicate(
     first alert in it is a duplicate, the second a new event."""
     am = alertmanager_factory(listener, TOKEN)
     am.post([alert("DiskFull", severity="warning", instance="db-1")])
-    wait_until("the first event", lambda: len(events()) == 1, 30)
+    wait_until(lambda: len(events()) == 1, "the first event", 30)
     am.post([alert("DiskFull", severity="warning", instance="db-2")])
-    wait_until("the second event", lambda: len(events()) == 2, 30)
-    wait_until("the group notification", lambda: am.metric("alertmanager_notifications_total") >= 2, 30)
+    wait_until(lambda: len(events()) == 2, "the second event", 30)
+    wait_until(lambda: am.metric("alertmanager_notifications_total") >= 2, "the group notification", 30)
     time.sleep(2)
     assert sorted(e["labels"]["instance"] for e in events()) == ["db-1", "db-2"]
 
@@ -331,7 +320,7 @@ def test_a_wrong_token_in_alertmanager_stores_nothing(listener, alertmanager_fac
     stays empty."""
     am = alertmanager_factory(listener, "not-the-staged-token")
     am.post([alert("HighErrorRate", severity="critical", instance="web-1"), alert("Watchdog", severity="none")])
-    wait_until("failed notifications", lambda: am.metric("alertmanager_notifications_failed_total") >= 2, 60)
+    wait_until(lambda: am.metric("alertmanager_notifications_failed_total") >= 2, "failed notifications", 60)
     assert "unexpected status code 401" in am.log_text() and "bad credentials" in am.log_text()
     time.sleep(1)
     assert events() == []
@@ -347,7 +336,7 @@ def test_the_watchdog_route_and_check_with_a_real_alertmanager(listener, alertma
     am = alertmanager_factory(listener, TOKEN)
     flags = resolve_paths().state_dir / "watchdog"
     am.post([alert("Watchdog", severity="none")])
-    (beat,) = wait_until("the heartbeat event", lambda: events("prometheus_watchdog"), 30)
+    (beat,) = wait_until(lambda: events("prometheus_watchdog"), "the heartbeat event", 30)
     assert (beat["alertname"], beat["status"], beat["receiver"]) == ("Watchdog", "firing", "waitbus-watchdog")
     assert (flags / "heartbeat").exists()
 
@@ -361,7 +350,7 @@ def test_the_watchdog_route_and_check_with_a_real_alertmanager(listener, alertma
 
     am.post([alert("Watchdog", severity="none", ends_in=-1)])
     wait_until(
-        "the resolved Watchdog", lambda: any(e["status"] == "resolved" for e in events("prometheus_watchdog")), 30
+        lambda: any(e["status"] == "resolved" for e in events("prometheus_watchdog")), "the resolved Watchdog", 30
     )
     for _ in range(2):
         stale = check()
