@@ -297,13 +297,16 @@ class _Handler(BaseHTTPRequestHandler):
         listener = self.server.listener
         started = time.monotonic()
         self._sent = 0
+        self._labels: tuple[str, str | None] = ("unmatched", None)
+        self._counted = False
         with listener.in_flight():
             try:
                 route, source, status = self._handle(listener)
             finally:
                 ms = (time.monotonic() - started) * 1000
                 log.info("%s %s %s %.1fms", self.command, _loggable(self.path), self._sent or "-", ms)
-        listener.metrics.request(route, status, source)
+        if not self._counted:  # no answer went out (the client left mid-body): count it now
+            listener.metrics.request(route, status, source)
 
     def _handle(self, listener: Listener) -> tuple[str, str | None, int]:
         """Answer one request; (route label, source label, status) for the metrics."""
@@ -318,12 +321,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # until the body is read, the stream is out of step
         if methods is None:
             return "unmatched", None, self._send(error(404, f"no route {path}"))
+        self._labels = (path, None)
         lookup = "GET" if self.command == "HEAD" else self.command
         mounted = methods.get(lookup)
         if mounted is None:
             allow = ", ".join(sorted(methods))
             return path, None, self._send(error(405, f"{path} takes {allow}"), [("Allow", allow)])
         source = mounted.source or ("emit" if path == "/emit" else None)
+        self._labels = (path, source)
         framing = self._check_framing()
         if framing is not None:
             return path, source, self._send(framing)
@@ -402,6 +407,11 @@ class _Handler(BaseHTTPRequestHandler):
         return resp
 
     def _send(self, resp: HttpResponse, headers: list[tuple[str, str]] | None = None) -> int:
+        # Counted before the answer leaves: a client that reads /metrics right after
+        # its answer must find its request there.
+        route, source = self._labels
+        self.server.listener.metrics.request(route, resp.status, source)
+        self._counted = True
         if self.server.listener.stopping:
             self.close_connection = True
         self.send_response(resp.status)
