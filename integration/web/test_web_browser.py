@@ -48,8 +48,12 @@ def stored_ids_after(event_id: str) -> list[str]:
         return [r.event_id for r in store.read_after(store.seq_at_or_before(event_id), 100_000)]
 
 
-def test_events_emitted_after_the_page_loads_appear_without_a_reload(browser, web):
-    # How fast is measured in benchmarks/, not bounded here on a shared, loaded box.
+LATENCY_COUNTS = (
+    "() => [...document.querySelectorAll('#latency tr')].map(tr => [tr.cells[0].textContent, +tr.cells[1].textContent])"
+)
+
+
+def test_events_emitted_after_the_page_loads_appear_within_1_s(browser, web):
     page, _ = open_page(browser, web)
     for i in range(3):
         event_id = emit("agent", "hello", summary=f"number {i}").event_id
@@ -57,6 +61,12 @@ def test_events_emitted_after_the_page_loads_appear_without_a_reload(browser, we
     cells = page.eval_on_selector("#rows tr", "tr => [...tr.cells].map(c => c.textContent)")
     assert cells[1:] == ["agent", "hello", "number 2"]
     assert len(cells[0]) == len("03:04:05.678")
+    # "Within 1 s" is judged by the page itself, not by this test's polling: its emit ->
+    # page histogram (the event's commit time against the page's clock) must hold all
+    # three events below its ">= 1000 ms" bin.
+    page.wait_for_function(f"() => ({LATENCY_COUNTS})().reduce((n, [, c]) => n + c, 0) === 3", timeout=10_000)
+    bins = dict(page.evaluate(LATENCY_COUNTS))
+    assert bins[">= 1000 ms"] == 0, bins
 
 
 def test_the_filter_shows_only_matching_events(browser, web):
