@@ -10,19 +10,19 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from waitbus_wire import ExitCode
 
 from . import _exit
 from ._errors import CliError
 
+TYPE_CHECKING = False  # not `from typing import ...`: `waitbus on` starts like `waitbus wait`
 if TYPE_CHECKING:
+    from typing import Any
+
     from waitbus import EventFrame
 
     from ._wait_args import WaitArgs
@@ -32,12 +32,13 @@ NOT_FOUND = ExitCode.NOT_FOUND
 SIGINT_SELF_EXIT_S = 1.0  # Ctrl-C reaches CMD too (same process group): let it exit first
 
 
-@dataclass
 class OnOptions:
-    argv: list[str]
-    loop: bool = False
-    restart: bool = False
-    grace: float = 3.0
+    """How to run CMD. A plain class, not a dataclass: `dataclasses` imports `inspect`."""
+
+    __slots__ = ("argv", "grace", "loop", "restart")
+
+    def __init__(self, argv: list[str], loop: bool = False, restart: bool = False, grace: float = 3.0) -> None:
+        self.argv, self.loop, self.restart, self.grace = argv, loop, restart, grace
 
 
 class CommandError(CliError):
@@ -99,6 +100,7 @@ class Running:
     reaps it (so waiting on it is an Event, interruptible by signals)."""
 
     def __init__(self, argv: list[str], frame: EventFrame, on_exit: queue.Queue[Any] | None = None) -> None:
+        import subprocess
         import tempfile
 
         from waitbus_wire import event_json

@@ -3,8 +3,13 @@ gives them their meaning."""
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+TYPE_CHECKING = False  # not `from typing import ...`: `waitbus wait` imports neither typing nor argparse
+if TYPE_CHECKING:
+    import argparse
+
+# The flags add_predicate_args defines: the ones with a value, and the repeatable ones.
+VALUE_FLAGS = ("match", "source", "sha", "repo", "all_of", "first_of", "cond", "since", "timeout")
+REPEATABLE = ("match", "all_of", "first_of")
 
 
 def add_predicate_args(parser: argparse.ArgumentParser, *, timeout_help: str) -> None:
@@ -42,10 +47,3 @@ def add_predicate_args(parser: argparse.ArgumentParser, *, timeout_help: str) ->
         help="also look back at stored events: a duration (10m) or an event id (ULID)",
     )
     add("--timeout", metavar="DURATION", help=timeout_help)
-
-
-def predicate_flags(ns: argparse.Namespace) -> dict[str, Any]:
-    """The parsed predicate flags, as keyword arguments for build()."""
-    return {
-        k: getattr(ns, k) for k in ("match", "source", "sha", "repo", "all_of", "first_of", "cond", "since", "timeout")
-    }

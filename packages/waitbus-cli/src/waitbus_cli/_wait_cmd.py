@@ -1,17 +1,26 @@
-"""`waitbus wait` and `waitbus on`: block on the bus until a predicate matches."""
+"""`waitbus wait` and `waitbus on`: block on the bus until a predicate matches.
+
+`waitbus wait` is a start-up cost in every script that waits, so its common forms are
+parsed by hand and argparse (with re, gettext, shutil and lzma: ~5 ms) is imported only
+when argparse must decide: help, abbreviations, a value that looks like an option, a
+mistake. argparse stays the authority, so usage and errors read the same.
+"""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from . import _exit
-from ._predicate_flags import add_predicate_args, predicate_flags
-from ._wait_args import WaitArgs
+from ._predicate_flags import REPEATABLE, VALUE_FLAGS
 
+TYPE_CHECKING = False  # not `from typing import ...`: see the module docstring
 if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
     from waitbus import EventFrame
+
+    from ._wait_args import WaitArgs
 
 
 def _fail(verb: str, message: object, code: int = _exit.USAGE) -> int:
@@ -34,22 +43,36 @@ def describe(frame: EventFrame) -> str:
 
 
 def run_wait(args: WaitArgs, *, as_json: bool) -> int:
-    from waitbus import HubRejected, HubUnavailable, is_failure, wait_for
-    from waitbus_store import PathError, StoreError
-    from waitbus_wire import event_json
+    from waitbus import HubRejected, HubUnavailable, wait_for
 
     try:
         frame = wait_for(**args.kwargs(), timeout=args.timeout)
-    except (HubUnavailable, HubRejected, PathError, StoreError, ValueError) as exc:
+    except (HubUnavailable, HubRejected, ValueError) as exc:
+        return _fail("wait", exc)
+    except Exception as exc:
+        if not is_store_error(exc):
+            raise
         return _fail("wait", exc)
     if frame is None:
         return _fail("wait", f"timed out after {args.timeout:g}s with no matching event", _exit.TIMEOUT)
     if as_json:
+        from waitbus_wire import event_json
+
         sys.stdout.buffer.write(event_json(frame) + b"\n")
         sys.stdout.flush()
     else:
         print(describe(frame), flush=True)
+    from waitbus import is_failure  # after the wait: it loads the source's plugin
+
     return _exit.FAILED if is_failure(frame) else _exit.OK
+
+
+def is_store_error(exc: BaseException) -> bool:
+    """PathError or StoreError, looked up only when something failed: naming them up
+    front would import sqlite3 into every `waitbus wait`."""
+    from waitbus_store import PathError, StoreError
+
+    return isinstance(exc, PathError | StoreError)
 
 
 _WAIT_EPILOG = """examples:
@@ -72,6 +95,10 @@ exit codes: CMD's own status (126 not executable, 127 not found, 128+N killed by
 
 
 def _parser(verb: str, *, with_command: bool = False) -> argparse.ArgumentParser:
+    import argparse
+
+    from ._predicate_flags import add_predicate_args
+
     if verb == "wait":
         p = argparse.ArgumentParser(
             prog="waitbus wait",
@@ -119,51 +146,106 @@ def _looks_like_predicate(word: str) -> bool:
     return bool(eq) and bool(key) and all(part.isidentifier() or part.isdigit() for part in key.split("."))
 
 
+# The flags of each verb beside the predicate flags: with a value, and without.
+_EXTRA_VALUE_FLAGS = {"wait": (), "on": ("grace",)}
+_EXTRA_BOOL_FLAGS = {"wait": ("json",), "on": ("loop", "restart")}
+
+
+def quick_parse(verb: str, args: list[str]) -> dict[str, Any] | None:
+    """The flags as `_parser(verb).parse_intermixed_args(args)` would give them (the
+    KEY=JSON words already folded into `match`), or None where argparse must decide
+    (it then also prints the help or the error)."""
+    value_flags = {"--" + f.replace("_", "-"): f for f in (*VALUE_FLAGS, *_EXTRA_VALUE_FLAGS[verb])}
+    bool_flags = {"--" + f: f for f in _EXTRA_BOOL_FLAGS[verb]}
+    found: dict[str, Any] = dict.fromkeys(value_flags.values())
+    found.update(dict.fromkeys(bool_flags.values(), False))
+    if verb == "on":
+        found["grace"] = "3s"
+    predicates: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if not arg.startswith("-"):
+            predicates.append(arg)
+            continue
+        name, eq, value = arg.partition("=")
+        if name in bool_flags and not eq:
+            found[bool_flags[name]] = True
+            continue
+        if name not in value_flags:
+            return None  # "-", "--", -h, an abbreviation, a typo: argparse's call
+        if not eq:
+            if i == len(args) or args[i].startswith("-"):
+                return None
+            value = args[i]
+            i += 1
+        key = value_flags[name]
+        if key in REPEATABLE:
+            found[key] = [*(found[key] or []), value]
+        else:
+            found[key] = value
+    found["match"] = [*(found["match"] or []), *predicates] or None
+    return found
+
+
+def _argparse(verb: str, args: list[str], *, with_command: bool) -> dict[str, Any] | int:
+    """The flags as argparse parses them, or its exit code (2 bad usage, 0 --help)."""
+    try:
+        parser = _parser(verb, with_command=with_command)
+        # intermixed: `wait 'fields.x=1' --timeout 5s 'fields.y=2'` keeps both predicates
+        ns = parser.parse_args(args) if with_command else parser.parse_intermixed_args(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    flags = vars(ns)
+    flags["match"] = [*(flags["match"] or []), *(flags.pop("predicate", None) or [])] or None
+    return flags
+
+
 def fast_main(verb: str, args: list[str]) -> int:
-    """`waitbus wait ...` / `waitbus on ... -- CMD`, parsed with argparse (no typer,
-    no pydantic: these verbs start in tens of milliseconds)."""
+    """`waitbus wait ...` / `waitbus on ... -- CMD` (no typer, no pydantic, and argparse
+    only when needed: these verbs start in about twice a bare interpreter's time)."""
     command: list[str] = []
     with_command = verb == "on" and "--" not in args
     if verb == "on" and not with_command:
         cut = args.index("--")
         args, command = args[:cut], args[cut + 1 :]
-    try:
-        parser = _parser(verb, with_command=with_command)
-        # intermixed: `wait 'fields.x=1' --timeout 5s 'fields.y=2'` keeps both predicates
-        ns = parser.parse_args(args) if with_command else parser.parse_intermixed_args(args)
-    except SystemExit as exc:  # argparse: 2 on bad usage, 0 on --help
-        return int(exc.code or 0)
-    command = command or list(getattr(ns, "command", None) or [])
+    flags = None if with_command else quick_parse(verb, args)
+    if flags is None:
+        parsed = _argparse(verb, args, with_command=with_command)
+        if isinstance(parsed, int):
+            return parsed
+        flags = parsed
+    command = command or list(flags.pop("command", None) or [])
     if command and with_command and _looks_like_predicate(command[0]):
         # Without `--` this word would run as the command: say so rather than guess.
         return _fail(
             verb,
             f"{command[0]!r} looks like a predicate: put the command after --, e.g. waitbus on '{command[0]}' -- CMD",
         )
-    ns.match = [*(ns.match or []), *(getattr(ns, "predicate", None) or [])] or None
     try:
         if verb == "wait":
-            prepared = prepare("wait", **predicate_flags(ns))
-            return prepared if isinstance(prepared, int) else run_wait(prepared, as_json=ns.json)
-        return _run_on(ns, command)
+            prepared = prepare("wait", **{k: flags[k] for k in VALUE_FLAGS})
+            return prepared if isinstance(prepared, int) else run_wait(prepared, as_json=flags["json"])
+        return _run_on(flags, command)
     except KeyboardInterrupt:
         return _exit.INTERRUPTED
 
 
-def _run_on(ns: argparse.Namespace, command: list[str]) -> int:
+def _run_on(flags: dict[str, Any], command: list[str]) -> int:
     from waitbus_wire import parse_duration
 
     from ._on_exec import OnOptions, run_on
 
     if not command:
         return _fail("on", "give the command to run after --, e.g. waitbus on --source ci -- make")
-    if ns.restart and not ns.loop:
+    if flags["restart"] and not flags["loop"]:
         return _fail("on", "--restart needs --loop")
     try:
-        grace_s = parse_duration(ns.grace)
+        grace_s = parse_duration(flags["grace"])
     except ValueError as exc:
         return _fail("on", f"--grace: {exc}")
-    prepared = prepare("on", **predicate_flags(ns))
+    prepared = prepare("on", **{k: flags[k] for k in VALUE_FLAGS})
     if isinstance(prepared, int):
         return prepared
-    return run_on(prepared, OnOptions(argv=command, loop=ns.loop, restart=ns.restart, grace=grace_s))
+    return run_on(prepared, OnOptions(argv=command, loop=flags["loop"], restart=flags["restart"], grace=grace_s))

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
-from waitbus_wire import Clause, EventFrame, is_ulid, ulid_floor
+from waitbus_wire import is_ulid, ulid_floor
 
 from ._match import Matcher
 from ._stream import Subscription, astream
+
+TYPE_CHECKING = False  # not `from typing import ...`: see `waitbus wait`'s start-up
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+    from typing import Any
+
+    from waitbus_wire import Clause, EventFrame
 
 Since = str | float | int | None
 

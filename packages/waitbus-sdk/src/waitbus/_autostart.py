@@ -6,18 +6,18 @@ makes a second hub exit anyway. Set WAITBUS_NO_AUTOSTART=1 to never start one.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import socket
 import sys
 import time
-from typing import TYPE_CHECKING
 
-from waitbus_store import Paths, check_peer, check_private_dir, open_private
+from waitbus_store import Dirs, check_peer, check_private_dir
 
 from ._errors import HubUnavailable
+from ._paths import dirs
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # not `from typing import ...`: a waiter with a hub to talk to imports
+if TYPE_CHECKING:  # neither typing nor pathlib nor subprocess (see `waitbus wait`'s start-up)
     import subprocess
 
 START_TIMEOUT_S = 10.0
@@ -70,18 +70,31 @@ def hub_command() -> list[str] | None:
     return [exe, "broadcast", "serve", "--autostarted"] if exe else None
 
 
-def connect(paths: Paths, *, autostart: bool | None = None) -> socket.socket:
-    """A connected socket to the hub, or HubUnavailable saying why not."""
+def connect(*, autostart: bool | None = None) -> socket.socket:
+    """A connected socket to the hub of the current environment's runtime dir, or
+    HubUnavailable saying why not."""
     _started[:] = [p for p in _started if p.poll() is None]
-    sock = _try_connect(str(paths.socket))
+    sock_path = Dirs(*dirs()).socket
+    sock = _try_connect(sock_path)
     if sock is not None:
         return sock
     if not (autostart_enabled() if autostart is None else autostart):
         raise HubUnavailable(
-            f"no hub is listening at {paths.socket}; start one with `waitbus broadcast serve` "
+            f"no hub is listening at {sock_path}; start one with `waitbus broadcast serve` "
             "(autostart is off: WAITBUS_NO_AUTOSTART is set)"
         )
-    paths.ensure()
+    return _start_hub()
+
+
+def _start_hub() -> socket.socket:
+    """Start a hub in the background (unless a concurrent caller just did) and connect."""
+    import fcntl
+
+    from waitbus_store import open_private
+
+    from ._paths import paths as resolve
+
+    paths = resolve().ensure()
     with open(open_private(str(paths.autostart_lock), os.O_RDWR | os.O_CREAT), "r+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the holder is starting a hub: a short wait
         sock = _try_connect(str(paths.socket))

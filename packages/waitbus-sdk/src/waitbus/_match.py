@@ -5,24 +5,29 @@ client-side test, including evaluator languages and all-of stickiness."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
-from waitbus_wire import PREFIX_RE, Clause, EventFrame, PredicateError, clause_specs, parse_predicate
+from waitbus_wire import PREFIX_RE, PredicateError, clause_specs, parse_predicate
 
 from ._registry import condition, evaluator
 
-Test = Callable[[EventFrame], bool]
+TYPE_CHECKING = False  # not `from typing import ...`: see `waitbus wait`'s start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from waitbus_wire import Clause, EventFrame
+
+    Test = Callable[[EventFrame], bool]
 
 
-@dataclass
 class Alternative:
-    """One compiled clause: an AND of grammar specs plus client-only evaluator tests."""
+    """One compiled clause: an AND of grammar specs plus client-only evaluator tests.
+    A plain slotted class, not a dataclass: `dataclasses` imports `inspect` (~5 ms)."""
 
-    specs: list[str] = field(default_factory=list)
-    tests: list[Test] = field(default_factory=list)
+    __slots__ = ("predicate", "specs", "tests")
 
-    def __post_init__(self) -> None:
+    def __init__(self, specs: list[str] | None = None, tests: list[Test] | None = None) -> None:
+        self.specs: list[str] = [] if specs is None else specs
+        self.tests: list[Test] = [] if tests is None else tests
         self.predicate = parse_predicate(self.specs)
 
     def joined(self, other: Alternative) -> Alternative:

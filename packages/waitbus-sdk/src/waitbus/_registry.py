@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from waitbus_wire import PredicateError, check_name, parse_predicate
 
-from waitbus_wire import EventFrame, PredicateError, check_name, parse_predicate
+TYPE_CHECKING = False  # not `from typing import ...`: see `waitbus wait`'s start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
-Evaluator = Callable[[str], Callable[[EventFrame], bool]]
+    from waitbus_wire import EventFrame
+
+    Evaluator = Callable[[str], Callable[[EventFrame], bool]]
 
 
 _conditions: dict[str, list[str]] = {}

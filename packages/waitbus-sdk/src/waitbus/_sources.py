@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waitbus_wire import EventFrame, check_name
 
 from ._errors import WaitbusError
-from ._registry import Evaluator
+
+if TYPE_CHECKING:
+    from ._registry import Evaluator
 
 SOURCES_GROUP = "waitbus.sources.v1"
 # `GROUP.COMMAND = "module:function"` adds the verb `waitbus GROUP COMMAND ARGS...`,

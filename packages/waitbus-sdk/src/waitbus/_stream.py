@@ -12,8 +12,6 @@ import select
 import socket
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from typing import NoReturn
 
 import msgspec
 
@@ -36,7 +34,11 @@ from waitbus_wire import (
 from ._autostart import connect
 from ._errors import HubRejected, HubUnavailable
 from ._match import Matcher
-from ._paths import paths
+
+TYPE_CHECKING = False  # not `from typing import ...`: see `waitbus wait`'s start-up
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from typing import NoReturn
 
 ZERO_ULID = ulid_from_parts(0, 0)
 RECONNECT_TIMEOUT_S = 30.0
@@ -127,7 +129,7 @@ class Subscription:
         delay = 0.01
         while True:
             try:
-                sock = connect(paths(), autostart=self._state.autostart)
+                sock = connect(autostart=self._state.autostart)
                 sock.sendall(self._state.subscribe_frame())
                 self._sock, self._decoder, self._pending = sock, FrameDecoder(), deque()
                 msg = self._read(deadline)
@@ -228,7 +230,7 @@ async def astream(
     first = True
     while True:
         try:
-            sock = await asyncio.to_thread(connect, paths(), autostart=autostart)
+            sock = await asyncio.to_thread(connect, autostart=autostart)
         except HubUnavailable:
             if first:
                 raise
