@@ -149,3 +149,9 @@ def emit_elsewhere() -> Callable[..., str]:
 @pytest.fixture
 def mcp_env() -> dict[str, str]:
     return server_env()
+
+
+@pytest.fixture
+def waitbus_mcp() -> Path:
+    """The installed `waitbus-mcp` console script, as an MCP client launches it."""
+    return WAITBUS_MCP

@@ -225,15 +225,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from waitbus import Matcher, PredicateError
-
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="waitbus-mcp %(levelname)s %(message)s")
-    try:
-        Matcher(list(args.channel_match))
-    except PredicateError as exc:
-        print(f"waitbus-mcp: --channel-match: {exc}", file=sys.stderr)
-        return 2
+    if args.channel_match:  # the waitbus SDK loads only when there is a spec to check (cold start)
+        from waitbus import Matcher, PredicateError
+
+        try:
+            Matcher(list(args.channel_match))
+        except PredicateError as exc:
+            print(f"waitbus-mcp: --channel-match: {exc}", file=sys.stderr)
+            return 2
     channel = ChannelConfig(
         enabled=not args.no_channel, sources=frozenset(args.channel_source), match=tuple(args.channel_match)
     )
