@@ -16,6 +16,19 @@ __all__ = ["__version__", "main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The `waitbus-mcp` console script: serve MCP on stdin/stdout until stdin closes."""
-    from ._server import main as run
+    import gc
 
+    # Importing the MCP SDK creates ~120,000 tracked objects (its pydantic protocol models),
+    # and the collector re-traversing them while they are made is ~10% of the cold start.
+    # They live as long as the process, so they are frozen out of every later collection
+    # instead (collecting once would cost what it saved); the few hundred cyclic leftovers
+    # of the import are kept with them.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        from ._server import main as run
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
     return run(argv)
