@@ -374,3 +374,37 @@ def test_a_real_vim_save_is_one_event(tmp_path: Path, start: Callable[..., Runne
     assert f"seen created {watched / '.app.py.swp'}" in seen
     backup = f"seen moved {app} -> {app}~" if backupcopy == "no" else f"seen created {app}~"
     assert backup in seen, seen
+
+
+def test_directories_renamed_or_moved_out_of_a_recursive_tree(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    watched = tmp_path / "w"
+    (watched / "old" / "deep").mkdir(parents=True)
+    runner = start(watched, "--recursive")
+    (watched / "old").rename(watched / "new")
+    wait_events(has("new", "moved"), "the renamed directory", runner)
+    (watched / "new" / "deep" / "f.py").write_text("inside")  # its watches follow the rename
+    events = wait_events(has("new/deep/f.py", "created"), "a write inside it", runner)
+    assert events[-1].fields["path"] == str(watched / "new" / "deep" / "f.py")
+    (watched / "new").rename(tmp_path / "away")
+    wait_events(has("new", "deleted"), "the directory moved out", runner)
+    (tmp_path / "away" / "deep" / "g.py").write_text("no longer watched")
+    events = settle(runner, watched)
+    assert changes(events) == [("moved", "new"), ("created", "new/deep/f.py"), ("deleted", "new")]
+    assert events[0].fields["src"] == str(watched / "old") and events[0].fields["is_dir"] is True
+
+
+def test_no_debounce_is_still_one_event_per_completed_write(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    """--debounce 0 reports a file the moment its writer closes it: never before (created
+    but still empty), never twice. Each writer makes its file, writes twice and closes."""
+    watched = tmp_path / "w"
+    watched.mkdir()
+    runner = start(watched, "--debounce", "0")
+    for i in range(30):
+        with (watched / f"f{i}.txt").open("w") as f:
+            f.write("first,")
+            f.flush()
+            f.write(" second")
+    events = settle(runner, watched)
+    # Files settled by one read share its time, so within it they come in name order.
+    assert sorted(changes(events)) == sorted(("created", f"f{i}.txt") for i in range(30)), runner.stderr()
+    assert {e.fields["size"] for e in events} == {len("first, second")}

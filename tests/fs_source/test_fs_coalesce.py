@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from waitbus_sources_fs._coalesce import Change, Coalescer
+from waitbus_sources_fs._coalesce import FRESH_S, Change, Coalescer
 from waitbus_sources_fs._ignore import DEFAULT_IGNORE, Paths, Root
 
 D = "/w"
@@ -181,3 +181,28 @@ def test_ready_is_oldest_first_and_flush_takes_the_unsettled_too() -> None:
     assert [ch.path for ch in c.ready(2.0)] == [p("b"), p("a")]
     c.feed("modified", p("d"), now=5.0)  # still being written
     assert [ch.path for ch in c.flush()] == [p("c"), p("d")]
+
+
+def test_a_file_just_created_waits_briefly_for_its_open_with_no_debounce() -> None:
+    """inotify queues a new file's create and open within one open() call: a reader that
+    sees the create alone must not report the file before its writer has even opened it."""
+    c = make(0.0)
+    c.feed("created", p("a.py"), now=1.0)
+    assert c.ready(1.0) == []
+    assert c.next_due() == pytest.approx(1.0 + FRESH_S)
+    c.feed("opened", p("a.py"), now=1.0001)
+    c.feed("modified", p("a.py"), now=1.0002)
+    assert c.ready(1.0 + FRESH_S) == []  # now being written: held for its close
+    c.feed("closed", p("a.py"), now=1.0003)
+    assert c.ready(1.0003) == [Change(p("a.py"), "created", False)]
+    # Made without an open (a link, a node): reported once the grace is over.
+    c.feed("created", p("link"), now=2.0)
+    assert c.ready(2.0 + FRESH_S) == [Change(p("link"), "created", False)]
+    # Directories and files moved in are complete when they appear.
+    c.feed("created", p("d"), is_dir=True, now=3.0)
+    c.feed("moved", "", dest=p("in.txt"), now=3.0)
+    assert c.ready(3.0) == [Change(p("d"), "created", True), Change(p("in.txt"), "created", False)]
+    # Where closes are not reported, a new file is not waited for.
+    plain = make(0.0, reports_close=False)
+    plain.feed("created", p("a.py"), now=1.0)
+    assert plain.ready(1.0) == [Change(p("a.py"), "created", False)]

@@ -1,10 +1,10 @@
 """waitbus-sources-fs: file changes as `fs_change` events on the local waitbus bus.
 
 `waitbus source fs PATH [PATH...] [--recursive] [--debounce 0.2s] [--ignore GLOB] [--once]`
-runs a watchdog observer on each PATH and emits one event per completed write, move or
-delete, with editor temp-file churn ignored and bursts debounced. The package registers
-itself under the `waitbus.sources.v1` entry-point group as `SOURCE`. Importing it is
-cheap: watchdog loads only when the runner starts.
+watches each PATH (inotify on Linux, watchdog elsewhere and for --poll) and emits one event
+per completed write, move or delete, with editor temp-file churn ignored and bursts
+debounced. The package registers itself under the `waitbus.sources.v1` entry-point group as
+`SOURCE`. Importing it is cheap: the watching libraries load only when the runner starts.
 """
 
 from __future__ import annotations

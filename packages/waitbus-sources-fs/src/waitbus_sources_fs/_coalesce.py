@@ -1,6 +1,6 @@
-"""Turn a stream of raw watchdog events into one change per path once the path is quiet.
+"""Turn a stream of raw file events into one change per path once the path is quiet.
 
-Pure logic, no threads and no watchdog import: `feed()` raw events with the time they
+Pure logic, no threads and no OS calls: `feed()` raw events with the time they
 were seen, ask `ready(now)` for the changes whose path has been quiet for the debounce
 window, and `flush()` everything at shutdown.
 
@@ -10,13 +10,18 @@ editor's save sequence becomes one change. A rename whose source is an ignored n
 file created within the window is an atomic save: the target is reported "modified" and
 the temp file never at all. Where the platform reports close-after-write (inotify), a
 file being written is held until its writer closes it, or until it has been quiet for
-`hold` seconds (a log file held open forever still gets reported).
+`hold` seconds (a log file held open forever still gets reported). There, a file just
+created also waits up to `FRESH_S` for the open that made it: the kernel queues the create
+and the open within one open() call, and a fast reader may see the first alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
+
+FRESH_S = 0.05
 
 # (pending change, new raw change) -> pending change; None means nothing happened net.
 _FOLD: dict[tuple[str, str], str | None] = {
@@ -42,6 +47,19 @@ class _Pending:
     last: float  # when the path last changed (monotonic seconds)
     writing: bool = False  # a writer may still hold it open (only where closes are reported)
     src: str | None = None  # for "moved": where it came from
+    fresh: bool = False  # just created, its opening not seen yet (only where closes are reported)
+
+
+class Raw(NamedTuple):
+    """One event as a backend saw it: kind is watchdog's event_type (created, modified,
+    deleted, moved, opened, closed, closed_no_write); dest only for moves; seen in
+    monotonic seconds."""
+
+    kind: str
+    src: str
+    dest: str
+    is_dir: bool
+    seen: float
 
 
 @dataclass(frozen=True)
@@ -84,19 +102,20 @@ class Coalescer:
         if kind in {"created", "deleted"} or (kind == "modified" and not is_dir):
             # A directory's own "modified" only says its entries changed: those are reported.
             entry = self._fold(path, kind, is_dir, now)
-            if entry is not None and kind == "modified" and self.reports_close:
-                entry.writing = True
+            if entry is not None and self.reports_close:
+                entry.writing = entry.writing or kind == "modified"
+                entry.fresh = kind == "created" and not is_dir
         elif kind == "opened":
             if entry is not None:  # a file just created is opened to be written
-                entry.writing = self.reports_close
+                entry.writing, entry.fresh = self.reports_close, False
         elif kind == "closed":
             # Close-after-write: the write is complete. Alone (a bare `touch`) it still counts.
             entry = entry or self._fold(path, "modified", False, now)
             if entry is not None:
-                entry.writing = False
+                entry.writing = entry.fresh = False
                 entry.last = now
         elif kind == "closed_no_write" and entry is not None:
-            entry.writing = False
+            entry.writing = entry.fresh = False
 
     def _fold(self, path: str, kind: str, is_dir: bool, now: float) -> _Pending | None:
         entry = self._pending.get(path)
@@ -115,8 +134,9 @@ class Coalescer:
         if not dest:  # moved out of the watched tree (some backends say so this way)
             self.feed("deleted", src, now=now, is_dir=is_dir)
             return
-        if not src:  # moved in from outside
-            self.feed("created", dest, now=now, is_dir=is_dir)
+        if not src:  # moved in from outside: created, and already complete (never fresh)
+            if not dest_ignored:
+                self._fold(dest, "created", is_dir, now)
             return
         before = self._pending.pop(src, None)
         if dest_ignored:
@@ -141,7 +161,9 @@ class Coalescer:
     def _due(self, entry: _Pending) -> float:
         # Compared as `now >= last + wait` everywhere, so a wake-up at exactly next_due()
         # settles the entry (now - last could round below the wait and spin the loop).
-        return entry.last + (max(self.hold, self.debounce) if entry.writing else self.debounce)
+        if entry.writing:
+            return entry.last + max(self.hold, self.debounce)
+        return entry.last + (max(FRESH_S, self.debounce) if entry.fresh else self.debounce)
 
     def _settled(self, entry: _Pending, now: float) -> bool:
         return now >= self._due(entry)

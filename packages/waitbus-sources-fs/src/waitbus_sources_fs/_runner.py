@@ -1,18 +1,22 @@
-"""`waitbus source fs PATH [PATH...]`: watchdog observers -> coalescer -> fs_change events.
+"""`waitbus source fs PATH [PATH...]`: a watch backend -> coalescer -> fs_change events.
 
-Watchdog's threads only put raw events on a queue; the calling thread folds them
-(`Coalescer`), sleeps until the next change can settle, and emits. Signals put a stop
-marker on the same queue, so shutdown never races an emit: the observer is stopped,
-what it already read is folded in, and every pending change is flushed before exit.
+On Linux the calling thread reads inotify itself (`_inotify`); elsewhere, and with
+--poll, watchdog's threads hand raw events over (`_watchdog`). Either way this thread
+polls the backend and a signal pipe, folds raw events (`Coalescer`), sleeps until the
+next change can settle, and emits. A signal only wakes the loop, so shutdown never races
+an emit: the backend is stopped, what it already read is folded in, and every pending
+change is flushed before exit.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
+import math
 import os
-import queue
+import select
 import signal
 import stat
 import sys
@@ -20,16 +24,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
-
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
+from typing import Any, Protocol
 
 from waitbus import ExitCode
 from waitbus import parse_duration as wire_duration
 
-from ._coalesce import Change, Coalescer
+from ._coalesce import Change, Coalescer, Raw
 from ._downtime import GAP_EVENT, MARK_EVERY_S, Liveness, gap_fields, gap_summary
 from ._ignore import DEFAULT_IGNORE, Paths, Root
 
@@ -39,7 +39,19 @@ PROG = "waitbus source fs"
 EXIT_USAGE = ExitCode.USAGE
 EXIT_SIGINT = ExitCode.INTERRUPTED
 
-_STOP = object()
+
+class Watch(Protocol):
+    """A backend: `start()` adds the watches; `read()` whenever `fileno()` is readable or
+    `next_due()` (monotonic seconds) has come; `stop()`, a last `read(final=True)`, `close()`."""
+
+    reports_close: bool
+
+    def fileno(self) -> int: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def close(self) -> None: ...
+    def next_due(self) -> float | None: ...
+    def read(self, now: float, *, final: bool = False) -> list[Raw]: ...
 
 
 def parse_duration(text: str) -> float:
@@ -89,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--once", action="store_true", help="Exit 0 after the first event is emitted.")
     p.add_argument("--json", action="store_true", help="Print each event's fields as a JSON line (default: a summary).")
-    p.add_argument("--verbose", "-v", action="store_true", help="Log every raw watchdog event to stderr as it is seen.")
+    p.add_argument("--verbose", "-v", action="store_true", help="Log every raw event to stderr as it is seen.")
     return p
 
 
@@ -148,49 +160,42 @@ def delivery_id(fields: dict[str, Any]) -> str:
     return f"fs-{digest[:40]}"
 
 
-class _Raw(NamedTuple):
-    kind: str
-    src: str
-    dest: str
-    is_dir: bool
-    seen: float
-
-
-class _Queue(FileSystemEventHandler):
-    """Watchdog's callback: every raw event onto the queue with the time it was seen."""
-
-    def __init__(self, q: queue.SimpleQueue[object]) -> None:
-        self.q = q
-
-    def dispatch(self, event: FileSystemEvent) -> None:
-        if getattr(event, "is_synthetic", False):
-            # Per-file events watchdog makes up for a directory moved as a whole: the
-            # directory's own event reports the move.
-            return
-        src = os.fsdecode(event.src_path)
-        dest = os.fsdecode(event.dest_path) if event.dest_path else ""
-        self.q.put(_Raw(event.event_type, src, dest, bool(event.is_directory), time.monotonic()))
-
-
 @contextmanager
-def _signals(q: queue.SimpleQueue[object]) -> Iterator[list[int]]:
-    """SIGTERM/SIGINT put the stop marker on the queue (SimpleQueue.put is reentrant, so
-    safe in a handler). Only the main thread may set handlers; elsewhere none are set."""
+def _signals() -> Iterator[tuple[list[int], int]]:
+    """SIGTERM/SIGINT note the signal and write a byte to a pipe the loop polls, so a stop
+    never races an emit. Only the main thread may set handlers; elsewhere none are set."""
     got: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield got
-        return
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    old: dict[int, Any] = {}
 
     def handler(signum: int, _frame: object) -> None:
         got.append(signum)
-        q.put(_STOP)
+        try:
+            os.write(w, b"\0")
+        except BlockingIOError:  # already woken
+            pass
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        yield got
+        if threading.current_thread() is threading.main_thread():
+            old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+        yield got, r
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        os.close(r)
+        os.close(w)
+
+
+def _watch(roots: list[Root], poll: float | None) -> Watch:
+    """inotify read in this thread on Linux; watchdog (its threads) elsewhere and for --poll."""
+    if poll is None and sys.platform.startswith("linux"):
+        from ._inotify import InotifyWatch
+
+        return InotifyWatch(roots, warn=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
+    from ._watchdog import WatchdogWatch
+
+    return WatchdogWatch(roots, poll)
 
 
 def run(argv: list[str]) -> int:
@@ -207,82 +212,66 @@ def run(argv: list[str]) -> int:
     globs = tuple(args.ignore) + (() if args.no_default_ignore else DEFAULT_IGNORE)
     paths = Paths(roots, globs)
 
-    q: queue.SimpleQueue[object] = queue.SimpleQueue()
     if args.poll is not None:
-        from watchdog.observers.polling import PollingObserver
-
         # A temp file caught by one snapshot must still be pending when the next snapshot
         # reports it renamed over its target, so the window spans at least two polls.
         args.debounce = max(args.debounce, 2 * args.poll)
-
-        observer: BaseObserver = PollingObserver(timeout=max(args.poll, 0.05))
-    else:
-        observer = Observer()
-    sink = _Queue(q)
-    scheduled: set[tuple[str, bool]] = set()
-    for root in roots:
-        key = (root.dir, root.recursive)
-        if key not in scheduled:  # two file PATHs in one directory share its watch
-            scheduled.add(key)
-            observer.schedule(sink, root.dir, recursive=root.recursive)
-    # inotify reports close-after-write; elsewhere a write is "modified" plus quiet time.
-    reports_close = type(observer).__module__.endswith(".inotify")
+    try:
+        watch = _watch(roots, args.poll)
+    except OSError as exc:  # the inotify instance limit (fs.inotify.max_user_instances)
+        print(f"{PROG}: cannot watch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     live = _liveness(roots)
     previous = None if live is None else live.previous()
     if live is not None:
         live.mark()  # before the watches start: its own state file is never one of its events
     own = "" if live is None else str(live.file.parent) + os.sep
 
+    @functools.lru_cache(maxsize=4096)  # asked for every raw event; a write is four of them
     def ignored(path: str) -> bool:
         return paths.ignored(path) or (bool(own) and path.startswith(own))
 
-    coalescer = Coalescer(args.debounce, ignored=ignored, reports_close=reports_close)
+    coalescer = Coalescer(args.debounce, ignored=ignored, reports_close=watch.reports_close)
     emitter = _Emitter(paths, json_lines=args.json)
 
-    with _signals(q) as got:
+    with _signals() as (got, stop_fd):
         try:
-            observer.start()  # adds the watches before returning: changes from now on are seen
-        except OSError as exc:  # inotify watch or instance limits, permissions, a PATH just removed
-            print(f"{PROG}: cannot watch: {exc}", file=sys.stderr)
-            observer.stop()  # emitters that did start must not outlive run() in-process
-            return EXIT_USAGE
-        try:
-            listed = ", ".join(os.path.join(r.dir, r.only) if r.only else r.dir for r in roots)
-            mode = "recursive" if args.recursive else "top level only"
-            how = f"polling every {args.poll:g}s" if args.poll is not None else type(observer).__name__
-            print(
-                f"{PROG}: watching {listed} ({mode}, debounce {args.debounce:g}s, {how})", file=sys.stderr, flush=True
-            )
-            if previous is not None:  # the watches are in place: from here on nothing is missed
-                emitter.report_gap(previous, paths, roots)
-            code = _loop(q, coalescer, emitter, once=args.once, verbose=args.verbose, live=live)
+            try:
+                watch.start()  # adds the watches before returning: changes from now on are seen
+            except OSError as exc:  # inotify watch or instance limits, permissions, a PATH just removed
+                print(f"{PROG}: cannot watch: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            try:
+                listed = ", ".join(os.path.join(r.dir, r.only) if r.only else r.dir for r in roots)
+                mode = "recursive" if args.recursive else "top level only"
+                how = f"polling every {args.poll:g}s" if args.poll is not None else type(watch).__name__
+                print(
+                    f"{PROG}: watching {listed} ({mode}, debounce {args.debounce:g}s, {how})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if previous is not None:  # the watches are in place: from here on nothing is missed
+                    emitter.report_gap(previous, paths, roots)
+                code = _loop(watch, stop_fd, coalescer, emitter, once=args.once, verbose=args.verbose, live=live)
+            finally:
+                watch.stop()
+                if live is not None:
+                    live.mark(stopped=True)
+            if code is None:  # stopped by a signal: fold in what was already read, flush it all
+                for raw in watch.read(time.monotonic(), final=True):
+                    _feed(coalescer, raw, args.verbose)
+                for change in coalescer.flush():
+                    emitter.emit(change)
+                code = EXIT_SIGINT if got and got[0] == signal.SIGINT else 0
         finally:
-            observer.stop()
-            observer.join(timeout=10)
-            if live is not None:
-                live.mark(stopped=True)
-        if code is None:  # stopped by a signal: fold in what was already read, flush it all
-            _drain(q, coalescer, args.verbose)
-            for change in coalescer.flush():
-                emitter.emit(change)
-            code = EXIT_SIGINT if got and got[0] == signal.SIGINT else 0
+            watch.close()
     return code
 
 
-def _drain(q: queue.SimpleQueue[object], coalescer: Coalescer, verbose: bool) -> None:
-    while True:
-        try:
-            item = q.get_nowait()
-        except queue.Empty:
-            return
-        if isinstance(item, _Raw):
-            _feed(coalescer, item, verbose)
-
-
-def _feed(coalescer: Coalescer, raw: _Raw, verbose: bool) -> None:
+def _feed(coalescer: Coalescer, raw: Raw, verbose: bool) -> None:
     if verbose:
-        moved = f" -> {raw.dest}" if raw.dest else ""
-        print(f"{PROG}: seen {raw.kind} {raw.src}{moved}", file=sys.stderr, flush=True)
+        seen = f"{raw.src or '(outside)'} -> {raw.dest or '(outside)'}" if raw.kind == "moved" else raw.src
+        print(f"{PROG}: seen {raw.kind} {seen}", file=sys.stderr, flush=True)
     coalescer.feed(raw.kind, raw.src, now=raw.seen, is_dir=raw.is_dir, dest=raw.dest)
 
 
@@ -296,7 +285,8 @@ def _liveness(roots: list[Root]) -> Liveness | None:
 
 
 def _loop(
-    q: queue.SimpleQueue[object],
+    watch: Watch,
+    stop_fd: int,
     coalescer: Coalescer,
     emitter: _Emitter,
     *,
@@ -305,28 +295,26 @@ def _loop(
     live: Liveness | None = None,
 ) -> int | None:
     """Fold and emit until a signal (None) or, with once, the first emitted event (0);
-    mark the watch alive every MARK_EVERY_S meanwhile."""
+    mark the watch alive every MARK_EVERY_S meanwhile. One thread: it polls the watch and
+    the signal pipe, and sleeps at most until the next change can settle."""
+    poller = select.poll()
+    poller.register(watch.fileno(), select.POLLIN)
+    poller.register(stop_fd, select.POLLIN)
     next_mark = time.monotonic() + MARK_EVERY_S
     while True:
-        if live is not None and time.monotonic() >= next_mark:
+        now = time.monotonic()
+        if live is not None and now >= next_mark:
             live.mark()
-            next_mark = time.monotonic() + MARK_EVERY_S
-        due = coalescer.next_due()
+            next_mark = now + MARK_EVERY_S
+        dues = [d for d in (coalescer.next_due(), watch.next_due()) if d is not None]
         if live is not None:
-            due = next_mark if due is None else min(due, next_mark)
-        timeout = None if due is None else max(0.0, due - time.monotonic())
-        try:
-            item = q.get(timeout=timeout)
-        except queue.Empty:
-            item = None
-        while item is not None:
-            if not isinstance(item, _Raw):  # the stop marker
-                return None
-            _feed(coalescer, item, verbose)
-            try:
-                item = q.get_nowait()
-            except queue.Empty:
-                item = None
+            dues.append(next_mark)
+        # poll() counts whole milliseconds: round up, so a wake-up is never before the due time.
+        timeout = None if not dues else max(0, math.ceil((min(dues) - now) * 1000))
+        if any(fd == stop_fd for fd, _ in poller.poll(timeout)):
+            return None
+        for raw in watch.read(time.monotonic()):
+            _feed(coalescer, raw, verbose)
         for change in coalescer.ready(time.monotonic()):
             if emitter.emit(change) and once:
                 return 0

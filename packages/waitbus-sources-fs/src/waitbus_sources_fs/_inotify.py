@@ -1,0 +1,177 @@
+"""Linux: the watched directories on one inotify descriptor, read in the runner's own thread.
+
+watchdog's inotify observer hands each event through four threads and batches its reads
+for a millisecond; the runner polls this descriptor itself instead, so a close-after-write
+reaches the log a few hundred microseconds after it happens. One watch per directory,
+recursively where asked (directories created or moved in later included). A rename is
+paired by its cookie: the kernel queues IN_MOVED_FROM and IN_MOVED_TO back to back, so
+one whose partner has not come within MOVE_WAIT_S left the watched tree; events after it
+wait for that answer, so their order is kept.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from typing import Any
+
+from inotify_simple import INotify, flags  # type: ignore[import-untyped]
+
+from ._coalesce import Raw
+from ._ignore import Root
+
+MOVE_WAIT_S = 0.1
+
+_MODIFY = int(flags.MODIFY)
+_CLOSE_WRITE = int(flags.CLOSE_WRITE)
+_CLOSE_NOWRITE = int(flags.CLOSE_NOWRITE)
+_OPEN = int(flags.OPEN)
+_MOVED_FROM = int(flags.MOVED_FROM)
+_MOVED_TO = int(flags.MOVED_TO)
+_CREATE = int(flags.CREATE)
+_DELETE = int(flags.DELETE)
+_DELETE_SELF = int(flags.DELETE_SELF)
+_Q_OVERFLOW = int(flags.Q_OVERFLOW)
+_IGNORED = int(flags.IGNORED)
+_ISDIR = int(flags.ISDIR)
+_WATCH = (
+    _MODIFY | _CLOSE_WRITE | _CLOSE_NOWRITE | _OPEN | _MOVED_FROM | _MOVED_TO | _CREATE | _DELETE | _DELETE_SELF
+) | int(flags.ONLYDIR)
+_SUBDIR = _WATCH | int(flags.DONT_FOLLOW)  # a watched PATH may be a symlink; links below it are not followed
+_FILE_KINDS = ((_OPEN, "opened"), (_CLOSE_WRITE, "closed"), (_CLOSE_NOWRITE, "closed_no_write"))
+
+
+class InotifyWatch:
+    """`start()` adds the watches (OSError for a PATH that cannot be watched); then, each
+    time `fileno()` is readable or `next_due()` has come, `read()` returns the raw events."""
+
+    reports_close = True
+
+    def __init__(self, roots: list[Root], warn: Callable[[str], None]) -> None:
+        self._tops = sorted({r.dir for r in roots})
+        self._trees = sorted({r.dir for r in roots if r.recursive})
+        self._warn = warn
+        self._dirs: dict[int, str] = {}  # watch descriptor -> the directory's path now
+        self._backlog: list[tuple[Any, float]] = []  # (inotify_simple.Event, seen)
+        self._full_warned = False
+        self._ino = INotify()
+
+    def fileno(self) -> int:
+        return int(self._ino.fileno())
+
+    def start(self) -> None:
+        for top in self._tops:
+            self._dirs[self._ino.add_watch(top, _WATCH)] = top
+            if self._recursive(top):
+                self._watch_tree(top)
+
+    def stop(self) -> None:
+        """Nothing to stop: the caller reads what is left, then closes."""
+
+    def close(self) -> None:
+        self._ino.close()
+
+    def next_due(self) -> float | None:
+        """When a rename's first half stops waiting for its second (None: none waits)."""
+        return self._backlog[0][1] + MOVE_WAIT_S if self._backlog else None
+
+    def read(self, now: float, *, final: bool = False) -> list[Raw]:
+        """What has arrived, translated in order; `final` settles a waiting rename at once."""
+        self._backlog.extend((ev, now) for ev in self._ino.read(timeout=0))
+        out: list[Raw] = []
+        while self._backlog:
+            ev, seen = self._backlog[0]
+            if ev.mask & _MOVED_FROM:
+                to = next(
+                    (i for i, (e, _) in enumerate(self._backlog) if e.mask & _MOVED_TO and e.cookie == ev.cookie), 0
+                )
+                if not to and not final and now < seen + MOVE_WAIT_S:
+                    break  # its IN_MOVED_TO may be a moment behind
+                partner = self._backlog.pop(to)[0] if to else None
+                del self._backlog[0]
+                self._moved(ev, partner, seen, out)
+                continue
+            del self._backlog[0]
+            self._translate(ev, seen, out)
+        return out
+
+    def _translate(self, ev: Any, seen: float, out: list[Raw]) -> None:
+        mask: int = ev.mask
+        if mask & _Q_OVERFLOW:
+            self._warn("the kernel's inotify queue overflowed: changes may have been missed")
+            for top in self._tops:  # directories made meanwhile were never watched
+                if self._recursive(top):
+                    self._watch_tree(top)
+            return
+        if mask & _IGNORED:  # the watch is gone (its directory deleted, or unwatched here)
+            self._dirs.pop(ev.wd, None)
+            return
+        base = self._dirs.get(ev.wd)
+        if base is None:
+            return
+        path = os.path.join(base, ev.name) if ev.name else base
+        is_dir = bool(mask & _ISDIR)
+        if mask & (_CREATE | _MOVED_TO):
+            # IN_MOVED_TO alone: moved in from outside, a half-move the coalescer calls created.
+            out.append(
+                Raw("created", path, "", is_dir, seen) if mask & _CREATE else Raw("moved", "", path, is_dir, seen)
+            )
+            if is_dir and self._recursive(path):
+                self._watch_tree(path, itself=True)
+        elif mask & _DELETE:
+            out.append(Raw("deleted", path, "", is_dir, seen))
+        elif mask & _MODIFY:
+            out.append(Raw("modified", path, "", is_dir, seen))
+        elif mask & _DELETE_SELF:
+            if not ev.name and path in self._tops:  # a watched PATH itself; subdirectories are their parents' entries
+                out.append(Raw("deleted", path, "", True, seen))
+        elif not is_dir:
+            for bit, kind in _FILE_KINDS:
+                if mask & bit:
+                    out.append(Raw(kind, path, "", False, seen))
+
+    def _moved(self, ev: Any, partner: Any, seen: float, out: list[Raw]) -> None:
+        base = self._dirs.get(ev.wd)
+        dest_base = None if partner is None else self._dirs.get(partner.wd)
+        if base is None:
+            if dest_base is not None:
+                self._translate(partner, seen, out)
+            return
+        src = os.path.join(base, ev.name)
+        dest = "" if dest_base is None else os.path.join(dest_base, partner.name)
+        is_dir = bool(ev.mask & _ISDIR)
+        out.append(Raw("moved", src, dest, is_dir, seen))  # dest "": moved out, a deletion
+        if not is_dir:
+            return
+        subtree = [wd for wd, p in self._dirs.items() if p == src or p.startswith(src + os.sep)]
+        if dest and self._recursive(dest):
+            for wd in subtree:  # the kernel keeps the watches; only their paths change
+                self._dirs[wd] = dest + self._dirs[wd][len(src) :]
+            self._watch_tree(dest, itself=True)  # a no-op for what was watched already
+            return
+        for wd in subtree:
+            self._dirs.pop(wd, None)
+            try:
+                self._ino.rm_watch(wd)
+            except OSError:  # already gone
+                pass
+
+    def _recursive(self, path: str) -> bool:
+        return any(path == t or path.startswith(t.rstrip(os.sep) + os.sep) for t in self._trees)
+
+    def _watch_tree(self, top: str, *, itself: bool = False) -> None:
+        """Watch every directory under `top`, and `top` too when it is new (made or moved in)."""
+        if itself:
+            self._watch(top)
+        for parent, dirs, _files in os.walk(top):  # symlinks to directories are not followed
+            for name in dirs:
+                self._watch(os.path.join(parent, name))
+
+    def _watch(self, path: str) -> None:
+        try:
+            self._dirs[self._ino.add_watch(path, _SUBDIR)] = path
+        except OSError as exc:  # gone or replaced already (ENOENT, ENOTDIR), or not ours to read
+            if exc.errno == errno.ENOSPC and not self._full_warned:
+                self._full_warned = True
+                self._warn(f"cannot watch {path} or more directories: raise fs.inotify.max_user_watches ({exc})")

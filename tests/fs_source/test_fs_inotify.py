@@ -1,0 +1,200 @@
+"""The Linux backend alone: real inotify on real files in a tmp dir, and the raw events it
+reads, in order (what the coalescer is fed). Linux only: elsewhere the runner uses watchdog."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from waitbus_sources_fs._coalesce import Raw
+from waitbus_sources_fs._ignore import Root
+
+if not sys.platform.startswith("linux"):
+    pytest.skip("inotify is Linux's", allow_module_level=True)
+
+from waitbus_sources_fs._inotify import MOVE_WAIT_S, InotifyWatch
+
+pytestmark = pytest.mark.timeout(60)
+Seen = list[tuple[str, str, str]]
+
+
+class Watched:
+    def __init__(self, roots: list[Root]) -> None:
+        self.warnings: list[str] = []
+        self.watch = InotifyWatch(roots, warn=self.warnings.append)
+        self.watch.start()
+
+    def read(self, *, final: bool = False) -> Seen:
+        return [(r.kind, r.src, r.dest) for r in self.watch.read(time.monotonic(), final=final)]
+
+    def until(self, done: Callable[[Seen], bool], *, final: bool = False) -> Seen:
+        """Read until `done(everything read so far)`: events arrive as the kernel queues them."""
+        seen: Seen = []
+        deadline = time.monotonic() + 10
+        while not done(seen):
+            assert time.monotonic() < deadline, f"never came; read {seen}"
+            seen += self.read(final=final)
+            time.sleep(0.005)
+        return seen
+
+
+@pytest.fixture
+def watch(tmp_path: Path) -> Iterator[Callable[..., Watched]]:
+    made: list[Watched] = []
+
+    def make(*roots: Root) -> Watched:
+        made.append(Watched(list(roots)))
+        return made[-1]
+
+    yield make
+    for w in made:
+        w.watch.close()
+
+
+def has(kind: str, src: str, dest: str = "") -> Callable[[Seen], bool]:
+    return lambda seen: (kind, src, dest) in seen
+
+
+def test_a_write_is_created_opened_modified_closed(tmp_path: Path, watch: Callable[..., Watched]) -> None:
+    w = watch(Root(str(tmp_path), recursive=False))
+    f = str(tmp_path / "a.txt")
+    with open(f, "w") as fh:
+        fh.write("x")
+    seen = w.until(has("closed", f))
+    assert seen == [("created", f, ""), ("opened", f, ""), ("modified", f, ""), ("closed", f, "")]
+    with open(f) as fh:
+        fh.read()
+    assert w.until(has("closed_no_write", f)) == [("opened", f, ""), ("closed_no_write", f, "")]
+    raw = w.watch.read(time.monotonic())
+    assert raw == []
+
+
+def test_a_rename_is_one_moved_and_the_tree_edge_is_half_moves(tmp_path: Path, watch: Callable[..., Watched]) -> None:
+    inside, outside = tmp_path / "in", tmp_path / "out"
+    inside.mkdir()
+    outside.mkdir()
+    (inside / "a").write_text("a")
+    (outside / "b").write_text("b")
+    w = watch(Root(str(inside), recursive=False))
+    os.rename(inside / "a", inside / "c")
+    assert w.until(has("moved", str(inside / "a"), str(inside / "c")))[-1:] == [
+        ("moved", str(inside / "a"), str(inside / "c"))
+    ]
+    os.rename(outside / "b", inside / "b")  # moved in: no source the watch knows
+    assert w.until(has("moved", "", str(inside / "b"))) == [("moved", "", str(inside / "b"))]
+    # Moved out, then a new file of the same name: the move-out waits for a partner that
+    # never comes, and what came after it waits behind it, so the order is kept.
+    os.rename(inside / "c", outside / "c")
+    (inside / "c").write_text("new")
+    began = time.monotonic()
+    seen = w.until(has("closed", str(inside / "c")))
+    assert time.monotonic() - began >= MOVE_WAIT_S * 0.9
+    assert seen[0] == ("moved", str(inside / "c"), "")
+    assert seen[1:] == [(k, str(inside / "c"), "") for k in ("created", "opened", "modified", "closed")]
+
+
+def test_final_settles_a_waiting_move_out_at_once(tmp_path: Path, watch: Callable[..., Watched]) -> None:
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "a").write_text("a")
+    w = watch(Root(str(tmp_path / "w"), recursive=False))
+    os.rename(tmp_path / "w" / "a", tmp_path / "a")
+    deadline = time.monotonic() + 10
+    while w.watch.next_due() is None:  # read until the move-out has arrived, and waits
+        assert w.read() == []
+        assert time.monotonic() < deadline
+    assert w.watch.next_due() == pytest.approx(time.monotonic() + MOVE_WAIT_S, abs=MOVE_WAIT_S)
+    assert w.read(final=True) == [("moved", str(tmp_path / "w" / "a"), "")]
+    assert w.watch.next_due() is None
+
+
+def test_recursive_watches_follow_new_moved_in_and_renamed_directories(
+    tmp_path: Path, watch: Callable[..., Watched]
+) -> None:
+    root = tmp_path / "w"
+    (root / "old" / "deep").mkdir(parents=True)
+    w = watch(Root(str(root), recursive=True))
+
+    (root / "a" / "b").mkdir(parents=True)  # b may exist before a's watch is added: the walk finds it
+    w.until(has("created", str(root / "a")))
+    (root / "a" / "b" / "f").write_text("1")
+    w.until(has("closed", str(root / "a" / "b" / "f")))
+
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    pkg.rename(root / "pkg")  # moved in whole: one event, and its inside watched from now on
+    assert w.until(has("moved", "", str(root / "pkg"))) == [("moved", "", str(root / "pkg"))]
+    (root / "pkg" / "sub" / "g").write_text("2")
+    w.until(has("closed", str(root / "pkg" / "sub" / "g")))
+
+    (root / "old").rename(root / "new")  # renamed inside the tree: its watches now report the new paths
+    w.until(has("moved", str(root / "old"), str(root / "new")))
+    (root / "new" / "deep" / "h").write_text("3")
+    seen = w.until(has("closed", str(root / "new" / "deep" / "h")))
+    assert all("old" not in src for _, src, _ in seen)
+
+    (root / "new").rename(tmp_path / "gone")  # moved out: no longer watched
+    w.until(has("moved", str(root / "new")), final=True)
+    (tmp_path / "gone" / "deep" / "i").write_text("4")
+    (root / "sentinel").write_text("s")
+    seen = w.until(has("closed", str(root / "sentinel")))
+    assert [s for s in seen if "sentinel" not in s[1]] == []
+    assert w.warnings == []
+
+
+def test_top_level_only_sees_no_subdirectory_entries(tmp_path: Path, watch: Callable[..., Watched]) -> None:
+    (tmp_path / "sub").mkdir()
+    w = watch(Root(str(tmp_path), recursive=False))
+    (tmp_path / "sub" / "x").write_text("x")
+    (tmp_path / "y").write_text("y")
+    seen = w.until(has("closed", str(tmp_path / "y")))
+    assert [s for s in seen if s[1] != str(tmp_path / "y")] == []
+
+
+def test_a_root_that_cannot_be_watched_fails_start(tmp_path: Path) -> None:
+    watch = InotifyWatch([Root(str(tmp_path / "missing"), recursive=True)], warn=print)
+    try:
+        with pytest.raises(OSError):
+            watch.start()
+    finally:
+        watch.close()
+
+
+def test_a_deleted_root_is_reported_once(tmp_path: Path, watch: Callable[..., Watched]) -> None:
+    root = tmp_path / "w"
+    root.mkdir()
+    w = watch(Root(str(root), recursive=True))
+    root.rmdir()
+    assert w.until(has("deleted", str(root))) == [("deleted", str(root), "")]
+
+
+def test_an_overflowed_queue_is_said_and_the_watches_rebuilt(tmp_path: Path, watch: Callable[..., Watched]) -> None:
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    if limit > 100_000:
+        pytest.skip(f"max_queued_events is {limit}: too many files to write to overflow it")
+    root = tmp_path / "w"
+    root.mkdir()
+    w = watch(Root(str(root), recursive=True))
+    for i in range(limit // 3 + 100):  # create, open, close: three events each, none read meanwhile
+        os.close(os.open(root / f"f{i}", os.O_CREAT | os.O_WRONLY))
+    w.read()
+    assert any("overflowed" in text for text in w.warnings)
+    (root / "later").mkdir()  # the watch still works after it
+    w.until(has("created", str(root / "later")))
+
+
+def test_raw_events_carry_the_time_they_were_read(tmp_path: Path, watch: Callable[..., Watched]) -> None:
+    w = watch(Root(str(tmp_path), recursive=False))
+    (tmp_path / "d").mkdir()
+    deadline = time.monotonic() + 10
+    got: list[Raw] = []
+    while not got:
+        assert time.monotonic() < deadline
+        now = time.monotonic()
+        got = w.watch.read(now)
+        time.sleep(0.005)
+    assert got == [Raw("created", str(tmp_path / "d"), "", True, now)]
