@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from waitbus_wire import EventFrame, event_dict, event_json, iso_utc
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from waitbus_wire import EventFrame, decode_server_view, encode_message, event_dict, event_json, iso_utc
 
 NS = 1_732_580_000_123_456_789
 
@@ -40,3 +46,37 @@ def test_event_json_keeps_every_nanosecond_digit_and_round_trips() -> None:
     raw = event_json(frame())
     assert f'"received_at":{NS}'.encode() in raw
     assert json.loads(raw) == event_dict(frame())
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(fields=st.dictionaries(st.text(max_size=6), json_values, max_size=4), summary=st.text(max_size=12))
+def test_event_json_writes_the_bytes_msgspec_writes(fields: dict[str, Any], summary: str) -> None:
+    """Encoded with the stdlib where it can (no msgspec import), the same bytes anyway."""
+    f = EventFrame(event_id="e", event_type="t", summary=summary, fields=fields)
+    for event in (f, decode_server_view(encode_message(f)) if _finite(fields) else f):
+        try:
+            expected: bytes | type[Exception] = msgspec.json.encode(event_dict(event))
+        except Exception as exc:
+            expected = type(exc)
+        if isinstance(expected, bytes):
+            assert event_json(event) == expected
+        else:
+            with pytest.raises(expected):
+                event_json(event)
+
+
+@pytest.mark.parametrize("value", [1e20, 1e16, 1e-5, 1.5e300, -1.5e-7, 5e-324, 0.1, 1e15, -0.0, 12345678.9])
+def test_event_json_floats_read_as_msgspec_writes_them(value: float) -> None:
+    f = EventFrame(event_id="e", event_type="t", fields={"x": value, "y": [value]})
+    assert event_json(f) == msgspec.json.encode(event_dict(f))
+
+
+def _finite(value: Any) -> bool:
+    return "nan" not in repr(value) and "inf" not in repr(value)

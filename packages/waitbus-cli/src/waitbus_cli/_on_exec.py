@@ -23,7 +23,7 @@ TYPE_CHECKING = False  # not `from typing import ...`: `waitbus on` starts like 
 if TYPE_CHECKING:
     from typing import Any
 
-    from waitbus import EventFrame
+    from waitbus import EventView
 
     from ._wait_args import WaitArgs
 
@@ -58,7 +58,7 @@ def _env_value(value: object) -> str:
     return text.replace("\0", "").encode("utf-8", "replace").decode("utf-8")
 
 
-def event_env(base: dict[str, str], frame: EventFrame, event_file: str) -> dict[str, str]:
+def event_env(base: dict[str, str], frame: EventView, event_file: str) -> dict[str, str]:
     """`base` plus the namespaced event variables; nothing else is touched."""
     env = dict(base)
     env.update(
@@ -99,7 +99,7 @@ class Running:
     """One CMD run for one event: the process, its event file, and a thread that
     reaps it (so waiting on it is an Event, interruptible by signals)."""
 
-    def __init__(self, argv: list[str], frame: EventFrame, on_exit: queue.Queue[Any] | None = None) -> None:
+    def __init__(self, argv: list[str], frame: EventView, on_exit: queue.Queue[Any] | None = None) -> None:
         import subprocess
         import tempfile
 
@@ -156,18 +156,19 @@ def _say(message: str) -> None:
     print(f"waitbus on: {message}", file=sys.stderr, flush=True)
 
 
-def _next_match(args: WaitArgs, since: str | float | None, timeout: float | None) -> EventFrame | None:
-    from waitbus import wait_for
+def _next_match(args: WaitArgs, since: str | float | None, timeout: float | None) -> EventView | None:
+    from waitbus import wait_event
 
     kwargs = args.kwargs()
     kwargs["since"] = since
     # A fresh wait per match: an all-of set starts empty again after each run.
-    return wait_for(**kwargs, timeout=timeout)
+    return wait_event(**kwargs, timeout=timeout)
 
 
 def run_on(args: WaitArgs, opts: OnOptions) -> int:
     from waitbus import HubRejected, HubUnavailable
-    from waitbus_store import PathError, StoreError
+
+    from ._wait_cmd import is_store_error
 
     def on_term(signum: int, frame: object) -> None:
         raise _Terminated
@@ -178,7 +179,7 @@ def run_on(args: WaitArgs, opts: OnOptions) -> int:
         if opts.restart:
             return _restart_loop(args, opts, current)
         return _sequential(args, opts, current)
-    except (HubUnavailable, HubRejected, PathError, StoreError, ValueError, OSError) as exc:
+    except (HubUnavailable, HubRejected, ValueError, OSError) as exc:
         _say(str(exc))  # OSError: the event file could not be written
         return _exit.USAGE
     except CommandError as exc:
@@ -190,6 +191,11 @@ def run_on(args: WaitArgs, opts: OnOptions) -> int:
     except _Terminated:
         _shutdown(current, opts.grace, 0.0)
         return 128 + signal.SIGTERM
+    except Exception as exc:
+        if not is_store_error(exc):
+            raise
+        _say(str(exc))
+        return _exit.USAGE
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -253,7 +259,7 @@ def _restart_loop(args: WaitArgs, opts: OnOptions, current: list[Running]) -> in
                 batch.append(items.get_nowait())
             except queue.Empty:
                 break
-        newest: EventFrame | None = None
+        newest: EventView | None = None
         for kind, value in batch:
             if kind == "error":
                 for run in current:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-    from waitbus import EventFrame
+    from waitbus import EventView
 
     from ._wait_args import WaitArgs
 
@@ -38,15 +38,15 @@ def prepare(verb: str, **flags: object) -> WaitArgs | int:
         return _fail(verb, exc)
 
 
-def describe(frame: EventFrame) -> str:
+def describe(frame: EventView) -> str:
     return f"{frame.event_id} {frame.source}/{frame.event_type} {frame.summary}"
 
 
 def run_wait(args: WaitArgs, *, as_json: bool) -> int:
-    from waitbus import HubRejected, HubUnavailable, wait_for
+    from waitbus import HubRejected, HubUnavailable, wait_event
 
     try:
-        frame = wait_for(**args.kwargs(), timeout=args.timeout)
+        frame = wait_event(**args.kwargs(), timeout=args.timeout)
     except (HubUnavailable, HubRejected, ValueError) as exc:
         return _fail("wait", exc)
     except Exception as exc:

@@ -14,10 +14,19 @@ from waitbus_wire import lazy_exports
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing alone costs ~5 ms to import
 if TYPE_CHECKING:
-    from waitbus_wire import Clause, EventError, EventFrame, ExitCode, PredicateError, format_duration, parse_duration
+    from waitbus_wire import (
+        Clause,
+        EventError,
+        EventFrame,
+        EventView,
+        ExitCode,
+        PredicateError,
+        format_duration,
+        parse_duration,
+    )
 
     from ._agent import SentMessage, send_message
-    from ._api import asubscribe, request, respond, subscribe, wait_for
+    from ._api import asubscribe, request, respond, subscribe, wait_event, wait_for
     from ._autostart import autostart_enabled
     from ._emit import EmitResult, emit, fetch_payload
     from ._errors import HubRejected, HubUnavailable, WaitbusError
@@ -45,6 +54,7 @@ _WHERE = {
     "Clause": "waitbus_wire",
     "EventError": "waitbus_wire",
     "EventFrame": "waitbus_wire",
+    "EventView": "waitbus_wire",
     "ExitCode": "waitbus_wire",
     "PredicateError": "waitbus_wire",
     "parse_duration": "waitbus_wire",
@@ -56,6 +66,7 @@ _WHERE = {
     "respond": "waitbus._api",
     "subscribe": "waitbus._api",
     "wait_for": "waitbus._api",
+    "wait_event": "waitbus._api",
     "autostart_enabled": "waitbus._autostart",
     "hub_stats": "waitbus._hubinfo",
     "DAEMONS_GROUP": "waitbus._sources",
@@ -90,6 +101,7 @@ __all__ = [
     "EmitResult",
     "EventError",
     "EventFrame",
+    "EventView",
     "ExitCode",
     "HubRejected",
     "HttpRequest",
@@ -124,6 +136,7 @@ __all__ = [
     "SentMessage",
     "respond",
     "subscribe",
+    "wait_event",
     "wait_for",
 ]
 assert sorted(__all__) == sorted(_WHERE)

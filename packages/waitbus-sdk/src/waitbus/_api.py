@@ -1,4 +1,4 @@
-"""The public consuming API: subscribe, asubscribe, wait_for, request, respond."""
+"""The public consuming API: subscribe, asubscribe, wait_for, wait_event, request, respond."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
     from typing import Any
 
-    from waitbus_wire import Clause, EventFrame
+    from waitbus_wire import Clause, EventFrame, EventView
 
 Since = str | float | int | None
 
@@ -90,8 +90,33 @@ def wait_for(
     The wait costs no CPU: it sleeps on the hub's socket.
     """
     matcher = Matcher(match, source=source, to=to, cond=cond, all_of=all_of, first_of=first_of)
-    with Subscription(matcher, since=_since(since), autostart=autostart) as sub:
-        return sub.get(timeout)
+    frame: EventFrame | None = _wait_once(matcher, since, autostart, timeout, views=False)
+    return frame
+
+
+def wait_event(
+    match: str | Sequence[str] | None = None,
+    *,
+    source: str | None = None,
+    to: str | None = None,
+    all_of: Sequence[Clause] | None = None,
+    first_of: Sequence[Clause] | None = None,
+    timeout: float | None = None,
+    since: Since = None,
+    cond: str | None = None,
+    autostart: bool | None = None,
+) -> EventView | None:
+    """wait_for() for a process that waits once and exits (`waitbus wait`): the same
+    wait, but the event comes back as an EventView (EventFrame's attributes on a plain
+    object) and msgspec is never imported, ~25 ms of a cold start."""
+    matcher = Matcher(match, source=source, to=to, cond=cond, all_of=all_of, first_of=first_of)
+    view: EventView | None = _wait_once(matcher, since, autostart, timeout, views=True)
+    return view
+
+
+def _wait_once(matcher: Matcher, since: Since, autostart: bool | None, timeout: float | None, *, views: bool) -> Any:
+    with Subscription(matcher, since=_since(since), autostart=autostart, views=views) as sub:
+        return sub._next(timeout)
 
 
 def request(

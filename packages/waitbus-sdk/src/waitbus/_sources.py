@@ -14,11 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from waitbus_wire import EventFrame, check_name
+from waitbus_wire import check_name
 
 from ._errors import WaitbusError
 
 if TYPE_CHECKING:
+    from waitbus_wire import EventFrame, EventView
+
     from ._registry import Evaluator
 
 SOURCES_GROUP = "waitbus.sources.v1"
@@ -163,14 +165,15 @@ def find_source(name: str) -> SourceSpec | None:
     return None
 
 
-def is_failure(frame: EventFrame) -> bool:
+def is_failure(frame: EventFrame | EventView) -> bool:
     """True when the event's source declares it a failure (a red CI run): the verdict
     `waitbus wait` exits 1 on. False for a source that declares no such rule."""
     try:
         spec = find_source(frame.source) if frame.source else None
     except ValueError:
         return False  # a broken plugin cannot turn a match into a failure
-    return bool(spec is not None and spec.is_failure is not None and spec.is_failure(frame))
+    # An EventView (wait_event) has every attribute of the EventFrame the rule is typed for.
+    return bool(spec is not None and spec.is_failure is not None and spec.is_failure(frame))  # type: ignore[arg-type]
 
 
 def entity_keys() -> dict[str, tuple[str, ...]]:

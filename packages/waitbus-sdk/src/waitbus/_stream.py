@@ -13,23 +13,8 @@ import socket
 import time
 from collections import deque
 
-import msgspec
-
-from waitbus_wire import (
-    WHERE_TOO_EXPENSIVE,
-    EventFrame,
-    FrameDecoder,
-    FrameError,
-    ServerMessage,
-    Subscribe,
-    SubscribeAck,
-    SubscribeRejected,
-    Truncated,
-    decode_server_message,
-    encode_frame,
-    encode_message,
-    ulid_from_parts,
-)
+import waitbus_wire
+from waitbus_wire import WHERE_TOO_EXPENSIVE, FrameDecoder, FrameError, encode_frame, encode_subscribe, ulid_from_parts
 
 from ._autostart import connect
 from ._errors import HubRejected, HubUnavailable
@@ -38,13 +23,19 @@ from ._match import Matcher
 TYPE_CHECKING = False  # not `from typing import ...`: see `waitbus wait`'s start-up
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
-    from typing import NoReturn
+    from typing import Any, NoReturn
+
+    from waitbus_wire import ClientCodec, EventFrame
 
 ZERO_ULID = ulid_from_parts(0, 0)
 RECONNECT_TIMEOUT_S = 30.0
 ACK_TIMEOUT_S = 10.0
-# msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
-_BAD_FRAME = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
+
+
+def _codec(views: bool) -> ClientCodec:
+    """msgspec Structs (EventFrame), or plain views read with the stdlib json module,
+    for a process that waits once and must not pay msgspec's import (`wait_event`)."""
+    return waitbus_wire.VIEW_CODEC if views else waitbus_wire.STRUCT_CODEC
 
 
 class _Lost(Exception):
@@ -54,8 +45,9 @@ class _Lost(Exception):
 class _StreamState:
     """What survives reconnects, and how each hub message is handled (no I/O)."""
 
-    def __init__(self, matcher: Matcher, since: str | None, autostart: bool | None) -> None:
+    def __init__(self, matcher: Matcher, since: str | None, autostart: bool | None, codec: ClientCodec) -> None:
         self.matcher = matcher
+        self.codec = codec
         self.cursor = since
         self.autostart = autostart
         self.heartbeat_sec = 60.0
@@ -64,33 +56,35 @@ class _StreamState:
 
     def subscribe_frame(self) -> bytes:
         where = self.matcher.hub_where() if self.hub_filters else None
-        return encode_frame(encode_message(Subscribe(since=self.cursor, where=where)))
+        return encode_frame(encode_subscribe(since=self.cursor, where=where))
 
-    def rejected(self, msg: SubscribeRejected, lost: str) -> NoReturn:
+    def rejected(self, msg: Any, lost: str) -> NoReturn:
         if msg.reason == "version":
             raise HubRejected(f"hub rejected protocol 1: {msg.remediation}")
         if msg.reason == WHERE_TOO_EXPENSIVE:
             self.hub_filters = False  # a hub stricter than our SDK: ask again without it
         raise _Lost(lost)
 
-    def on_ack(self, ack: SubscribeAck) -> None:
+    def on_ack(self, ack: Any) -> None:
         self.heartbeat_sec = float(ack.heartbeat_sec)
         if self.cursor is None:
             # Nothing seen yet: from now on "after the head when we first asked".
             self.cursor = ack.caught_up_at or ZERO_ULID
 
-    def on_message(self, msg: ServerMessage | None) -> EventFrame | None:
-        """The frame to hand to the caller, or None. Raises _Lost / HubRejected."""
-        if isinstance(msg, EventFrame):
+    def on_message(self, msg: object) -> Any:
+        """The event to hand to the caller (the codec's event type), or None. Raises
+        _Lost / HubRejected."""
+        codec = self.codec
+        if isinstance(msg, codec.event):
             self.cursor = msg.event_id
             return msg if self.matcher.offer(msg) else None
-        if isinstance(msg, Truncated):
+        if isinstance(msg, codec.truncated):
             self.cursor = msg.event_id
-            full = _load_event(msg.event_id)
+            full = _load_event(msg.event_id, codec)
             return full if full is not None and self.matcher.offer(full) else None
-        if isinstance(msg, SubscribeRejected):
+        if isinstance(msg, codec.rejected):
             self.rejected(msg, msg.reason)
-        if isinstance(msg, SubscribeAck):
+        if isinstance(msg, codec.ack):
             self.on_ack(msg)
         return None  # heartbeats and unknown kinds
 
@@ -99,21 +93,27 @@ class _StreamState:
         return self.heartbeat_sec * 2.5
 
 
-def _load_event(event_id: str) -> EventFrame | None:
-    """Read an event that was too big for one frame straight from the log."""
+def _load_event(event_id: str, codec: ClientCodec) -> Any:
+    """Read an event that was too big for one frame straight from the log, as the
+    codec's event type."""
     from ._emit import fetch_stored
 
     found = fetch_stored(event_id)
     if found is None:
         return None
-    return found[0].to_frame()
+    frame = found[0].to_frame()
+    if isinstance(frame, codec.event):
+        return frame
+    return codec.event(**{name: getattr(frame, name) for name in frame.__struct_fields__})
 
 
 class Subscription:
     """A blocking stream of matching events. Iterate it, or call `get(timeout)`."""
 
-    def __init__(self, matcher: Matcher, *, since: str | None = None, autostart: bool | None = None) -> None:
-        self._state = _StreamState(matcher, since, autostart)
+    def __init__(
+        self, matcher: Matcher, *, since: str | None = None, autostart: bool | None = None, views: bool = False
+    ) -> None:
+        self._state = _StreamState(matcher, since, autostart, _codec(views))
         self._sock: socket.socket | None = None
         self._decoder = FrameDecoder()
         self._pending: deque[bytes] = deque()
@@ -133,8 +133,8 @@ class Subscription:
                 sock.sendall(self._state.subscribe_frame())
                 self._sock, self._decoder, self._pending = sock, FrameDecoder(), deque()
                 msg = self._read(deadline)
-                if not isinstance(msg, SubscribeAck):
-                    if isinstance(msg, SubscribeRejected):
+                if not isinstance(msg, self._state.codec.ack):
+                    if isinstance(msg, self._state.codec.rejected):
                         self._state.rejected(msg, "no subscribe_ack")
                     raise _Lost("no subscribe_ack")
                 self._state.on_ack(msg)
@@ -148,7 +148,7 @@ class Subscription:
                 time.sleep(delay)  # reconnect back-off after a failure, not a poll
                 delay = min(delay * 2, 0.5)
 
-    def _read(self, deadline: float | None) -> ServerMessage | None:
+    def _read(self, deadline: float | None) -> object:
         """Next hub message; None at the deadline. Raises _Lost on EOF/silence."""
         sock = self._sock
         assert sock is not None
@@ -174,13 +174,19 @@ class Subscription:
                 self._pending.extend(self._decoder.feed(data))
             except FrameError as exc:
                 raise _Lost(str(exc)) from None
+        codec = self._state.codec
         try:
-            return decode_server_message(self._pending.popleft())
-        except _BAD_FRAME as exc:
+            return codec.decode(self._pending.popleft())
+        except codec.errors as exc:
             raise _Lost(f"bad frame from hub: {exc}") from None
 
     def get(self, timeout: float | None = None) -> EventFrame | None:
         """The next matching event, or None if `timeout` seconds pass first."""
+        frame: EventFrame | None = self._next(timeout)
+        return frame
+
+    def _next(self, timeout: float | None = None) -> Any:
+        """get(), as the event type of this stream's codec (an EventView with views=True)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self._sock is None:
@@ -226,7 +232,8 @@ async def astream(
     """The asyncio twin of Subscription, as an async generator."""
     import asyncio  # here, not at module level: it costs ~15 ms of import time
 
-    state = _StreamState(matcher, since, autostart)
+    state = _StreamState(matcher, since, autostart, _codec(False))
+    lost: tuple[type[Exception], ...] = (_Lost, OSError, FrameError, TimeoutError, *state.codec.errors)
     first = True
     while True:
         try:
@@ -247,18 +254,10 @@ async def astream(
                 if not data:
                     raise _Lost("EOF")
                 for body in decoder.feed(data):
-                    frame = state.on_message(decode_server_message(body))
+                    frame = state.on_message(state.codec.decode(body))
                     if frame is not None:
                         yield frame
-        except (
-            _Lost,
-            OSError,
-            FrameError,
-            TimeoutError,
-            msgspec.DecodeError,
-            msgspec.ValidationError,
-            UnicodeDecodeError,
-        ):
+        except lost:
             pass
         finally:
             writer.close()

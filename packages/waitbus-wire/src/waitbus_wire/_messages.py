@@ -14,16 +14,18 @@ import msgspec
 
 from ._errors import WireError
 from ._frame import MAX_FRAME_BYTES
+from ._proto import (
+    DEFAULT_HEARTBEAT_SEC,
+    KNOWN_KINDS,
+    MAX_FILTERS,
+    MAX_WHERE_CLAUSES,
+    PROTO,
+    SUPPORTED_PROTOS,
+    ClientCodec,
+)
 from ._ulid import is_ulid
 
-PROTO = 1
-SUPPORTED_PROTOS = (PROTO,)
-DEFAULT_HEARTBEAT_SEC = 60
 FILTER_RE = re.compile(r"^([A-Za-z0-9_.-]+/([A-Za-z0-9_.-]+|\*)|\*)\Z")  # \Z, not "$" (trailing newline)
-MAX_FILTERS = 64
-MAX_WHERE_CLAUSES = 64
-# subscribe_rejected.reason for a `where` whose matching costs more than MAX_WHERE_COST
-WHERE_TOO_EXPENSIVE = "where_too_expensive"
 
 
 class EventFrame(msgspec.Struct, frozen=True, kw_only=True, tag="event", tag_field="kind"):
@@ -182,7 +184,7 @@ def decode_server_message(body: bytes) -> ServerMessage | None:
             return msg
         except msgspec.ValidationError:
             kind = msgspec.json.decode(body, type=_KindOnly).kind
-            if kind in _KNOWN_KINDS:
+            if kind in KNOWN_KINDS:
                 raise
             return None
     except (UnicodeDecodeError, RecursionError) as exc:
@@ -194,9 +196,17 @@ class _KindOnly(msgspec.Struct):
     kind: str
 
 
-_KNOWN_KINDS = frozenset({"event", "truncated", "subscribe_ack", "daemon_heartbeat", "subscribe_rejected", "hub_stats"})
-
-
 def encode_message(msg: msgspec.Struct) -> bytes:
     """JSON body of any message (no length prefix)."""
     return _encoder.encode(msg)
+
+
+# msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
+STRUCT_CODEC = ClientCodec(
+    decode_server_message,
+    event=EventFrame,
+    truncated=Truncated,
+    ack=SubscribeAck,
+    rejected=SubscribeRejected,
+    errors=(msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError),
+)
