@@ -181,7 +181,7 @@ def test_an_overflowed_queue_is_said_and_the_watches_rebuilt(tmp_path: Path, wat
     w = watch(Root(str(root), recursive=True))
     for i in range(limit // 3 + 100):  # create, open, close: three events each, none read meanwhile
         os.close(os.open(root / f"f{i}", os.O_CREAT | os.O_WRONLY))
-    w.read()
+    w.read(final=True)  # every chunk taken off the kernel, parsed at once
     assert any("overflowed" in text for text in w.warnings)
     (root / "later").mkdir()  # the watch still works after it
     w.until(has("created", str(root / "later")))
@@ -198,3 +198,29 @@ def test_raw_events_carry_the_time_they_were_read(tmp_path: Path, watch: Callabl
         got = w.watch.read(now)
         time.sleep(0.005)
     assert got == [Raw("created", str(tmp_path / "d"), "", True, now)]
+
+
+def test_each_read_takes_every_queued_event_off_the_kernel(tmp_path: Path, watch: Callable[..., Watched]) -> None:
+    """Parsing is slower than a burst of writes can queue events, and the kernel drops
+    those past max_queued_events: so a read empties the kernel's queue at once and parses
+    one chunk; the rest waits here (next_due: now) without counting against the limit."""
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    if limit > 100_000:
+        pytest.skip(f"max_queued_events is {limit}: too many files to write to fill it")
+    files = limit * 3 // 4 // 4  # create, open, modify, close: four events per file
+    w = watch(Root(str(tmp_path), recursive=False))
+
+    def burst(start: int) -> None:
+        for i in range(start, start + files):
+            with open(tmp_path / f"f{i}", "w") as fh:
+                fh.write("x")
+
+    burst(0)
+    first = w.watch.read(time.monotonic())
+    assert 0 < len(first) < files * 4  # one chunk parsed ...
+    assert w.watch.next_due() == 0.0  # ... and the rest is to be parsed at once
+    burst(files)  # as many again: past the kernel's limit, had the first burst still been there
+    rest = w.watch.read(time.monotonic(), final=True)
+    assert len(first) + len(rest) == files * 8
+    assert [r.src for r in first + rest if r.kind == "closed"] == [str(tmp_path / f"f{i}") for i in range(files * 2)]
+    assert w.warnings == [] and w.watch.next_due() is None

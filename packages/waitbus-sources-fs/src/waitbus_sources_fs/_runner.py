@@ -318,6 +318,10 @@ def _loop(
         for change in coalescer.ready(time.monotonic()):
             if emitter.emit(change) and once:
                 return 0
+            # An emit takes a while: read between them, so a burst of changes is taken off the
+            # kernel's queue (16384 events by default; past it events are lost) as it comes.
+            for raw in watch.read(time.monotonic()):
+                _feed(coalescer, raw, verbose)
 
 
 class _Emitter:
