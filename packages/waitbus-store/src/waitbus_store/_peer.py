@@ -6,34 +6,34 @@ socket planted by someone else can neither read our events nor feed us forged on
 
 from __future__ import annotations
 
+import _socket  # not `socket`: its enum set-up is ~1.5 ms of every short client's start-up
 import os
-import socket
 import struct
 
 from ._dirs import PathError
 
-_SO_PEERCRED: int | None = getattr(socket, "SO_PEERCRED", None)  # Linux; macOS has getpeereid
+_SO_PEERCRED: int | None = getattr(_socket, "SO_PEERCRED", None)  # Linux; macOS has getpeereid
 
 
 class ForeignPeer(PathError):
     """The process behind a waitbus socket runs as another user."""
 
 
-def peer_uid(sock: socket.socket) -> int | None:
+def peer_uid(sock: _socket.socket) -> int | None:
     """The peer's uid, or None if the platform cannot say (callers then refuse it)."""
     if _SO_PEERCRED is not None:
-        creds = sock.getsockopt(socket.SOL_SOCKET, _SO_PEERCRED, struct.calcsize("3i"))
+        creds = sock.getsockopt(_socket.SOL_SOCKET, _SO_PEERCRED, struct.calcsize("3i"))
         _pid, uid, _gid = struct.unpack("3i", creds)
         return int(uid)
     return _getpeereid(sock.fileno())
 
 
-def peer_pid(sock: socket.socket) -> int | None:
+def peer_pid(sock: _socket.socket) -> int | None:
     """The peer's process id (for hub_stats), or None where the platform cannot say."""
     if _SO_PEERCRED is None:
         return None
     try:
-        creds = sock.getsockopt(socket.SOL_SOCKET, _SO_PEERCRED, struct.calcsize("3i"))
+        creds = sock.getsockopt(_socket.SOL_SOCKET, _SO_PEERCRED, struct.calcsize("3i"))
     except OSError:
         return None
     return int(struct.unpack("3i", creds)[0])
@@ -54,7 +54,7 @@ def _getpeereid(fd: int) -> int | None:
     return int(uid.value)
 
 
-def check_peer(sock: socket.socket, path: str) -> None:
+def check_peer(sock: _socket.socket, path: str) -> None:
     """Raise ForeignPeer unless the process behind `sock` (connected to `path`) is ours."""
     uid = peer_uid(sock)
     if uid != os.getuid():
