@@ -14,10 +14,10 @@ _FAST_VERBS = {"emit": "waitbus_cli._emit_cmd", "wait": "waitbus_cli._wait_cmd",
 
 
 def fast_verb(verb: str, args: list[str]) -> int:
-    from importlib import import_module
-
+    module = _FAST_VERBS[verb]
     try:
-        code: int = import_module(_FAST_VERBS[verb]).fast_main(verb, args)
+        __import__(module)  # not importlib.import_module: `importlib` costs ~0.3 ms
+        code: int = sys.modules[module].fast_main(verb, args)
     except KeyboardInterrupt:
         from waitbus_wire import ExitCode
 

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SHA_SPEC = "github.sha"  # `--sha P` is shorthand for the spec `github.sha:P` (waitbus-sources-github)
-_REPO_RE = re.compile(r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)\Z")
+_REPO = r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)\Z"  # compiled only for --repo
 
 
 class WaitArgs:
@@ -81,7 +81,7 @@ def build(
         args.source = owner
         args.match.append(f"{SHA_SPEC}:{sha}")
     if repo is not None:
-        m = _REPO_RE.match(repo)
+        m = re.match(_REPO, repo)
         if not m:
             raise ValueError(f"--repo must be OWNER/REPO, e.g. acme/app; got {repo!r}")
         args.match += [f"owner={lit(m.group(1))}", f"repo={lit(m.group(2))}"]

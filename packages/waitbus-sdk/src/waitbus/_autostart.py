@@ -6,8 +6,8 @@ makes a second hub exit anyway. Set WAITBUS_NO_AUTOSTART=1 to never start one.
 
 from __future__ import annotations
 
+import _socket  # not `socket`: its enum set-up is ~1.5 ms of `waitbus wait`'s start-up
 import os
-import socket
 import sys
 import time
 
@@ -30,7 +30,7 @@ def autostart_enabled() -> bool:
     return os.environ.get("WAITBUS_NO_AUTOSTART", "") in ("", "0")
 
 
-def _try_connect(path: str) -> socket.socket | None:
+def _try_connect(path: str) -> _socket.socket | None:
     """A socket connected to a hub of ours at `path`, None if no hub listens there.
     Raises UnsafeRuntimeDir / ForeignPeer (PathErrors) for a runtime dir or a hub
     another user controls: such a hub could feed us forged events."""
@@ -38,7 +38,7 @@ def _try_connect(path: str) -> socket.socket | None:
         check_private_dir(os.path.dirname(path))
     except FileNotFoundError:
         return None  # no runtime dir yet: no hub
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.connect(path)
         check_peer(s, path)
@@ -70,7 +70,7 @@ def hub_command() -> list[str] | None:
     return [exe, "broadcast", "serve", "--autostarted"] if exe else None
 
 
-def connect(*, autostart: bool | None = None) -> socket.socket:
+def connect(*, autostart: bool | None = None) -> _socket.socket:
     """A connected socket to the hub of the current environment's runtime dir, or
     HubUnavailable saying why not."""
     _started[:] = [p for p in _started if p.poll() is None]
@@ -86,7 +86,7 @@ def connect(*, autostart: bool | None = None) -> socket.socket:
     return _start_hub()
 
 
-def _start_hub() -> socket.socket:
+def _start_hub() -> _socket.socket:
     """Start a hub in the background (unless a concurrent caller just did) and connect."""
     import fcntl
 

@@ -9,7 +9,6 @@ with no gap and no duplicate.
 from __future__ import annotations
 
 import select
-import socket
 import time
 from collections import deque
 
@@ -22,6 +21,7 @@ from ._match import Matcher
 
 TYPE_CHECKING = False  # not `from typing import ...`: see `waitbus wait`'s start-up
 if TYPE_CHECKING:
+    import _socket
     from collections.abc import AsyncIterator, Iterator
     from typing import Any, NoReturn
 
@@ -114,7 +114,7 @@ class Subscription:
         self, matcher: Matcher, *, since: str | None = None, autostart: bool | None = None, views: bool = False
     ) -> None:
         self._state = _StreamState(matcher, since, autostart, _codec(views))
-        self._sock: socket.socket | None = None
+        self._sock: _socket.socket | None = None
         self._decoder = FrameDecoder()
         self._pending: deque[bytes] = deque()
         self._last_rx = time.monotonic()
@@ -237,14 +237,16 @@ async def astream(
     first = True
     while True:
         try:
-            sock = await asyncio.to_thread(connect, autostart=autostart)
+            raw = await asyncio.to_thread(connect, autostart=autostart)
         except HubUnavailable:
             if first:
                 raise
             await asyncio.sleep(0.1)
             continue
         first = False
-        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        import socket  # asyncio imports it anyway; it wants a socket.socket
+
+        reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=raw.detach()))
         decoder = FrameDecoder()
         try:
             writer.write(state.subscribe_frame())
