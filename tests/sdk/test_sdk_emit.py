@@ -9,7 +9,7 @@ import pytest
 
 from waitbus import EventError, emit, fetch_payload
 from waitbus._api import _since
-from waitbus_store import Store, resolve_paths
+from waitbus_store import MAX_CARRY, RING, Store, carried, resolve_paths
 from waitbus_wire import is_ulid, ulid_time_ms
 
 
@@ -69,22 +69,38 @@ def test_payload_round_trips_raw():
     assert fetch_payload("0" * 26) is None
 
 
-def test_emit_rings_the_doorbell_after_commit():
+def test_emit_rings_the_doorbell_after_commit_carrying_the_row():
+    paths = resolve_paths().ensure()
+    db = os.path.realpath(paths.db)
+    bell = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    bell.bind(str(paths.doorbell))
+    bell.settimeout(5)
+    try:
+        sent = emit("agent", "tick", fields={"n": 1}, owner="o", repo="r", summary="one tick")
+        row = carried(db, bell.recv(MAX_CARRY + 1))
+        with Store(paths.db) as store:  # committed before the ring was sent, and the same row
+            stored = store.get(sent.event_id)
+        assert stored is not None
+        assert row == stored[0]
+        emit("agent", "tick", delivery_id="d1")
+        again = carried(db, bell.recv(MAX_CARRY + 1))
+        assert again is not None and again.delivery_id == "d1"
+        emit("agent", "tick", delivery_id="d1")  # a duplicate rings nobody
+        bell.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            bell.recv(16)
+    finally:
+        bell.close()
+
+
+def test_a_row_too_big_to_carry_rings_bare():
     paths = resolve_paths().ensure()
     bell = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     bell.bind(str(paths.doorbell))
     bell.settimeout(5)
     try:
-        sent = emit("agent", "tick")
-        assert bell.recv(16) == b"\x01"
-        with Store(paths.db) as store:  # committed before the ring was sent
-            assert store.get(sent.event_id) is not None
-        emit("agent", "tick", delivery_id="d1")
-        bell.recv(16)
-        emit("agent", "tick", delivery_id="d1")  # a duplicate rings nobody
-        bell.settimeout(0.2)
-        with pytest.raises(TimeoutError):
-            bell.recv(16)
+        emit("agent", "big", fields={"pad": "x" * MAX_CARRY})
+        assert bell.recv(MAX_CARRY + 1) == RING  # the hub reads this one from the log
     finally:
         bell.close()
 

@@ -1,8 +1,9 @@
 """The hub: one thread, one selector, no state that matters.
 
-Producers commit to the log and ring the doorbell (a datagram socket). The hub then
-reads the new rows by seq, encodes each frame once, and queues it to every live
-subscriber whose filter wants it. A subscriber that arrives with `since` replays from
+Producers commit to the log and ring the doorbell (a datagram socket) with the row
+they committed. The hub fans that row out at once when it is the next after its head,
+and reads the log by seq for anything else (a gap, a bare ring); each frame is encoded
+once and queued to every live subscriber whose filter wants it. A subscriber that arrives with `since` replays from
 the log at its own pace (bounded by its socket), then joins the live set at the exact
 seq where it caught up: no gap, no duplicate. Kill the hub at any point and clients
 reconnect with their last event_id; the log has everything.
@@ -20,7 +21,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from waitbus_store import Dirs, Store, StoreError, open_private, prune
+from waitbus_store import Dirs, Row, Store, StoreError, open_private, prune
 from waitbus_wire import (
     ExitCode,
     Heartbeat,
@@ -30,6 +31,7 @@ from waitbus_wire import (
 
 from ._clients import ClientSide
 from ._defaults import HEARTBEAT_SEC, LAG_LIMIT_BYTES, RETENTION_INTERVAL_S
+from ._doorbell import drain, full_drain
 from ._errors import HubError
 from ._lifecycle import AcceptPause, Lifetime
 from ._metrics import Metrics
@@ -92,6 +94,7 @@ class Hub(ClientSide):
         self.store: Store
         self.listener: socket.socket
         self.doorbell: socket.socket
+        self._full_drain = full_drain()  # datagrams in one drain that mean one may have been dropped
         self.head_seq = 0
         self.head_id: str | None = None
         self._rows_since_checkpoint = 0
@@ -122,6 +125,7 @@ class Hub(ClientSide):
         # The doorbell is bound before the head is read: a commit after this point
         # rings us, a commit before it is at or below the head.
         self.store = Store(dirs.db)
+        self._origin = os.path.realpath(dirs.db)  # the log a carried row must name (waitbus_store.carry)
         # The hub reads only the newest rows: a small page cache (512 KiB instead of
         # SQLite's 2 MiB default) keeps its resident size down.
         self.store.connection.execute("PRAGMA cache_size = -512")
@@ -175,7 +179,7 @@ class Hub(ClientSide):
         next_prune = time.monotonic() + (first if self.config.retention_enabled else never)
         while not self._stopping:
             now = time.monotonic()
-            handshakes = (s.deadline for s in self.subs.values() if s.state == HANDSHAKE)
+            handshakes = () if self._all_live() else (s.deadline for s in self.subs.values() if s.state == HANDSHAKE)
             next_ckpt = self._last_rows_at + CHECKPOINT_DELAY_SEC if self._rows_since_checkpoint else never
             resume = self._paused.resume_at if self._paused.resume_at is not None else never
             idle_exit = self._lifetime.idle_deadline()
@@ -184,8 +188,7 @@ class Hub(ClientSide):
                 for key, mask in self.sel.select(max(0.0, timeout)):
                     tag = key.data
                     if tag == "doorbell":
-                        self._drain_doorbell()
-                        self._read_new_rows()
+                        self._on_doorbell()
                     elif tag == "accept":
                         if self._log_gone():  # a new client must not wait on a hub for a deleted log
                             break
@@ -214,13 +217,19 @@ class Hub(ClientSide):
             if now >= next_prune:
                 self._apply_retention()
                 next_prune = time.monotonic() + self.config.retention_interval_s
-            for sub in [s for s in self.subs.values() if s.state == HANDSHAKE and s.deadline <= now]:
-                self._drop(sub, rejected=True)
+            if not self._all_live():
+                for sub in [s for s in self.subs.values() if s.state == HANDSHAKE and s.deadline <= now]:
+                    self._drop(sub, rejected=True)
             if now >= idle_exit and self._still_idle():
                 self._lifetime.say_idle()
                 break
         code = self._drain()
         return self.exit_code or code
+
+    def _all_live(self) -> bool:
+        """Every client is a live subscriber (the usual state): no handshake deadline to
+        watch, no replay to pump, so the loop skips its scans of every client."""
+        return len(self.subs) == len(self.live)
 
     def _still_idle(self) -> bool:
         """Take any client already waiting in the backlog before giving up: it would
@@ -248,12 +257,17 @@ class Hub(ClientSide):
         except BlockingIOError:
             pass
 
-    def _drain_doorbell(self) -> None:
-        try:
-            while True:
-                self.doorbell.recv(64)
-        except BlockingIOError:
-            pass
+    def _on_doorbell(self) -> None:
+        """Fan out the rows the producers carried (no read of the log on the live
+        path); read the log only for what they could not bring (_doorbell.drain)."""
+        rows, read_log = drain(self.doorbell, self._origin, self.head_seq, self._full_drain)
+        if rows:
+            t0 = time.perf_counter()
+            self._fan_out(rows)
+            if not read_log:
+                self._after_fan_out(t0)
+        if read_log:
+            self._read_new_rows()
 
     def _prepare(self, row_seq: int, row: object) -> Prepared:
         p = self._cache.get(row_seq)
@@ -271,26 +285,34 @@ class Hub(ClientSide):
             rows = self.store.read_after(self.head_seq, READ_BATCH)
             if not rows:
                 break
-            prepared = [self._prepare(r.seq, r) for r in rows]
-            self.head_seq, self.head_id = rows[-1].seq, rows[-1].event_id
-            self.metrics.events_broadcast += len(rows)
-            self._rows_since_checkpoint += len(rows)
-            self._last_rows_at = time.monotonic()
-            for sub in list(self.live):
-                for p in prepared:
-                    if p.seq > sub.cursor and sub.wants(p):
-                        sub.enqueue(p.frame)
-                        self.metrics.frames_sent += 1
-                sub.cursor = self.head_seq
-                if sub.queued_bytes > self.config.lag_limit_bytes:
-                    self._evict(sub)
-                else:
-                    self._flush(sub)
+            self._fan_out(rows)
             if len(rows) < READ_BATCH:
                 break
+        self._after_fan_out(t0)
+
+    def _fan_out(self, rows: list[Row]) -> None:
+        """Send rows that follow the head, in seq order, to every live subscriber."""
+        prepared = [self._prepare(r.seq, r) for r in rows]
+        self.head_seq, self.head_id = rows[-1].seq, rows[-1].event_id
+        self.metrics.events_broadcast += len(rows)
+        self._rows_since_checkpoint += len(rows)
+        self._last_rows_at = time.monotonic()
+        for sub in list(self.live):
+            for p in prepared:
+                if p.seq > sub.cursor and sub.wants(p):
+                    sub.enqueue(p.frame)
+                    self.metrics.frames_sent += 1
+            sub.cursor = self.head_seq
+            if sub.queued_bytes > self.config.lag_limit_bytes:
+                self._evict(sub)
+            else:
+                self._flush(sub)
+
+    def _after_fan_out(self, t0: float) -> None:
         # Replaying subscribers were waiting on the head; let them catch up to it.
-        for sub in [s for s in self.subs.values() if s.state == REPLAY]:
-            self._pump_replay(sub)
+        if not self._all_live():
+            for sub in [s for s in self.subs.values() if s.state == REPLAY]:
+                self._pump_replay(sub)
         self.metrics.observe_latency(time.perf_counter() - t0)
 
     def _checkpoint(self) -> None:

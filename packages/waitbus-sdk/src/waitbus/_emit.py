@@ -3,7 +3,8 @@
 The row is durable before anyone hears of it, and emitting needs no hub: if none is
 running the ring goes nowhere and the hub catches up from the log when it starts.
 One store connection and one doorbell socket are kept per process (re-made after a
-fork), so a call costs a short SQLite transaction and one sendto.
+fork), so a call costs a short SQLite transaction and one sendto, whose datagram
+carries the committed row (waitbus_store.carry) so the hub need not read it back.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import atexit
 import os
 from collections import namedtuple
 
-from waitbus_store import DB_FILENAME, DOORBELL_NAME, PathError, Store, check_private_dir, ensure_dirs
+from waitbus_store import DB_FILENAME, DOORBELL_NAME, PathError, Store, carry, check_private_dir, ensure_dirs
 from waitbus_wire import check_label, check_name, encode_fields, encode_payload, is_text, one_line
 
 from ._paths import dirs
@@ -42,6 +43,7 @@ class _Producer:
         self.lock = _thread.allocate_lock()
         self.pid = -1
         self.db = ""
+        self.origin = ""
         self.store: Store | None = None
         self.bell: _socket.socket | None = None
         self.safe_runtime = ""  # the runtime dir last found private: checked once
@@ -55,6 +57,7 @@ class _Producer:
             ensure_dirs(state, None)  # the log only: ringing a missing hub is a no-op
             self.store = Store(db)
             self.pid, self.db = os.getpid(), db
+            self.origin = os.path.realpath(db)  # names our log to the hub (waitbus_store.carry)
             self.bell = None
         return self.store
 
@@ -65,7 +68,7 @@ class _Producer:
             self.bell.close()
         self.store, self.bell = None, None
 
-    def ring(self, runtime: str) -> None:
+    def ring(self, runtime: str, datagram: bytes) -> None:
         if runtime != self.safe_runtime:
             # Ring only into a private dir of ours: a doorbell another user planted would
             # learn when we emit. The event is committed either way; the hub replays it.
@@ -79,10 +82,10 @@ class _Producer:
             self.bell = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
             self.bell.setblocking(False)
         try:
-            self.bell.sendto(b"\x01", doorbell)
+            self.bell.sendto(datagram, doorbell)
         except OSError:
-            # No hub (ENOENT/ECONNREFUSED) or a full queue (EAGAIN: the hub has
-            # rings pending and will read our row anyway). The row is committed.
+            # No hub (ENOENT/ECONNREFUSED) or a full queue (EAGAIN: the hub drains a
+            # full queue and then reads the log, so it finds our row). It is committed.
             pass
 
 
@@ -150,8 +153,9 @@ def emit(
             repo=repo,
             summary=text,
         )
-        if result.inserted:
-            _producer.ring(runtime)
+        if result.row is not None:
+            # The doorbell carries the committed row: the hub's live path needs no read.
+            _producer.ring(runtime, carry(_producer.origin, result.row))
     return EmitResult(result.event_id, result.inserted)
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         runtime_dir,
         state_dir,
     )
+    from ._doorbell import MAX_CARRY, RING, carried, carry
     from ._entity import EntityBoard, EntityKeys, EntityState, entity_key, entity_of, looks_failed, state_of
     from ._errors import ConfigError, StoreBaseError
     from ._identity import bus_id
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
 
 # public name -> private module
 _WHERE = {
+    "MAX_CARRY": "._doorbell",
+    "RING": "._doorbell",
+    "carried": "._doorbell",
+    "carry": "._doorbell",
     "Dirs": "._dirs",
     "ConfigError": "._errors",
     "DOORBELL_NAME": "._dirs",
@@ -96,6 +101,10 @@ _WHERE = {
 
 __all__ = [
     "APPLICATION_ID",
+    "MAX_CARRY",
+    "RING",
+    "carried",
+    "carry",
     "ConfigError",
     "DB_FILENAME",
     "DOORBELL_NAME",

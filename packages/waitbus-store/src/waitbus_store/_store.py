@@ -42,9 +42,10 @@ if TYPE_CHECKING:
         event_id: str
         seq: int
         inserted: bool
+        row: tuple[Any, ...] | None = None  # the committed row's values in Row's order; None if not inserted
 
 else:
-    InsertResult = namedtuple("InsertResult", ["event_id", "seq", "inserted"], module=__name__)
+    InsertResult = namedtuple("InsertResult", ["event_id", "seq", "inserted", "row"], defaults=(None,), module=__name__)
 
 
 def explain(exc: sqlite3.Error, path: str) -> StoreError:
@@ -197,29 +198,23 @@ class Store(_Handle):
             try:
                 last = conn.execute("SELECT event_id FROM events ORDER BY seq DESC LIMIT 1").fetchone()
                 event_id = next_ulid(last[0] if last else None, now // 1_000_000)
+                # In Row's column order, so the committed row needs no re-arranging.
+                values = (event_id, source, event_type, owner, repo, now, delivery_id or event_id)
+                text = fields.decode()
                 cur = conn.execute(
-                    "INSERT OR IGNORE INTO events (event_id, source, event_type, delivery_id, owner, repo,"
-                    " received_at, summary, fields, payload) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        event_id,
-                        source,
-                        event_type,
-                        delivery_id or event_id,
-                        owner,
-                        repo,
-                        now,
-                        summary,
-                        fields.decode(),
-                        payload,
-                    ),
+                    "INSERT OR IGNORE INTO events (event_id, source, event_type, owner, repo, received_at,"
+                    " delivery_id, summary, fields, payload) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (*values, summary, text, payload),
                 )
                 if cur.rowcount == 1:
-                    result = InsertResult(event_id, int(cur.lastrowid or 0), True)
+                    seq = int(cur.lastrowid or 0)
+                    row = (seq, *values, summary, text)
+                    result = InsertResult(event_id, seq, True, row)
                 else:
                     seq, existing = conn.execute(
                         "SELECT seq, event_id FROM events WHERE source = ? AND delivery_id = ?", (source, delivery_id)
                     ).fetchone()
-                    result = InsertResult(existing, seq, False)
+                    result = InsertResult(existing, seq, False, None)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
