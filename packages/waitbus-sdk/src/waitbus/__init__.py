@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     from ._errors import HubRejected, HubUnavailable, WaitbusError
     from ._hubinfo import hub_stats, hub_status
     from ._match import Matcher
+    from ._plugin_index import SOURCES_GROUP
     from ._registry import register_condition, register_evaluator
     from ._sources import (
         DAEMONS_GROUP,
-        SOURCES_GROUP,
         HttpRequest,
         HttpResponse,
         Route,
@@ -45,10 +45,10 @@ if TYPE_CHECKING:
         entity_keys,
         find_source,
         installed_sources,
-        is_failure,
         register_source,
     )
     from ._stream import Subscription
+    from ._verdict import is_failure
 
 _WHERE = {
     "Clause": "waitbus_wire",
@@ -71,11 +71,11 @@ _WHERE = {
     "hub_stats": "waitbus._hubinfo",
     "DAEMONS_GROUP": "waitbus._sources",
     "hub_status": "waitbus._hubinfo",
-    "SOURCES_GROUP": "waitbus._sources",
+    "SOURCES_GROUP": "waitbus._plugin_index",
     "all_routes": "waitbus._sources",
     "installed_sources": "waitbus._sources",
     "find_source": "waitbus._sources",
-    "is_failure": "waitbus._sources",
+    "is_failure": "waitbus._verdict",
     "EmitResult": "waitbus._emit",
     "emit": "waitbus._emit",
     "fetch_payload": "waitbus._emit",

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from waitbus_wire import check_name
 
 from ._errors import WaitbusError
+from ._plugin_index import SOURCES_GROUP
 
 if TYPE_CHECKING:
-    from waitbus_wire import EventFrame, EventView
+    from waitbus_wire import EventFrame
 
     from ._registry import Evaluator
 
-SOURCES_GROUP = "waitbus.sources.v1"
 # `GROUP.COMMAND = "module:function"` adds the verb `waitbus GROUP COMMAND ARGS...`,
 # function(argv) -> exit code: a source's periodic jobs and daemons (etag-poll run).
 DAEMONS_GROUP = "waitbus.daemons.v1"
@@ -158,22 +158,10 @@ def find_source(name: str) -> SourceSpec | None:
     """The source called `name`, loading only its own entry point; None if there is none."""
     if name in _registered:
         return _registered[name]
-    from importlib.metadata import entry_points
+    from ._plugin_index import source_entry_point
 
-    for ep in entry_points(group=SOURCES_GROUP, name=name):
-        return _load(ep)
-    return None
-
-
-def is_failure(frame: EventFrame | EventView) -> bool:
-    """True when the event's source declares it a failure (a red CI run): the verdict
-    `waitbus wait` exits 1 on. False for a source that declares no such rule."""
-    try:
-        spec = find_source(frame.source) if frame.source else None
-    except ValueError:
-        return False  # a broken plugin cannot turn a match into a failure
-    # An EventView (wait_event) has every attribute of the EventFrame the rule is typed for.
-    return bool(spec is not None and spec.is_failure is not None and spec.is_failure(frame))  # type: ignore[arg-type]
+    ep = source_entry_point(SOURCES_GROUP, name)
+    return None if ep is None else _load(ep)
 
 
 def entity_keys() -> dict[str, tuple[str, ...]]:
