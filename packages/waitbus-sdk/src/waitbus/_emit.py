@@ -42,21 +42,22 @@ class _Producer:
     def __init__(self) -> None:
         self.lock = _thread.allocate_lock()
         self.pid = -1
-        self.db = ""
+        self.state = ""  # the state dir self.store was opened in
         self.origin = ""
         self.store: Store | None = None
         self.bell: _socket.socket | None = None
         self.safe_runtime = ""  # the runtime dir last found private: checked once
+        self.doorbell = ""  # the doorbell in safe_runtime
 
     def store_for(self, state: str) -> Store:
-        db = os.path.join(state, DB_FILENAME)
-        if self.store is None or self.pid != os.getpid() or self.db != db:
+        if self.store is None or self.pid != os.getpid() or self.state != state:
             # After fork the parent's handles must not be used: drop them unclosed.
             if self.pid == os.getpid():
                 self.close()
             ensure_dirs(state, None)  # the log only: ringing a missing hub is a no-op
+            db = os.path.join(state, DB_FILENAME)
             self.store = Store(db)
-            self.pid, self.db = os.getpid(), db
+            self.pid, self.state = os.getpid(), state
             self.origin = os.path.realpath(db)  # names our log to the hub (waitbus_store.carry)
             self.bell = None
         return self.store
@@ -77,12 +78,12 @@ class _Producer:
             except (PathError, OSError):
                 return
             self.safe_runtime = runtime
-        doorbell = os.path.join(runtime, DOORBELL_NAME)
+            self.doorbell = os.path.join(runtime, DOORBELL_NAME)
         if self.bell is None:
             self.bell = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
             self.bell.setblocking(False)
         try:
-            self.bell.sendto(datagram, doorbell)
+            self.bell.sendto(datagram, self.doorbell)
         except OSError:
             # No hub (ENOENT/ECONNREFUSED) or a full queue (EAGAIN: the hub drains a
             # full queue and then reads the log, so it finds our row). It is committed.
