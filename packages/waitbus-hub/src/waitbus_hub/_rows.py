@@ -14,7 +14,20 @@ class Prepared:
     """The frame is encoded on first use: a replay through a `where` that skips most
     of the log decides on the row and never pays for frames it does not send."""
 
-    __slots__ = ("_frame", "_row", "_view", "event_id", "event_type", "owner", "repo", "seq")
+    # The row's text columns are attributes: the hub's filters test them directly.
+    __slots__ = (
+        "_frame",
+        "_row",
+        "_view",
+        "delivery_id",
+        "event_id",
+        "event_type",
+        "owner",
+        "repo",
+        "seq",
+        "source",
+        "summary",
+    )
 
     def __init__(self, row: Row) -> None:
         self.seq = row.seq
@@ -22,6 +35,9 @@ class Prepared:
         self.event_type = row.event_type
         self.owner = row.owner
         self.repo = row.repo
+        self.source = row.source
+        self.delivery_id = row.delivery_id
+        self.summary = row.summary
         self._row = row
         self._view: dict[str, Any] | bool | None = False
         self._frame: bytes | None = None

@@ -11,7 +11,6 @@ import socket
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from waitbus_store import peer_pid
 from waitbus_wire import (
@@ -33,6 +32,39 @@ IOV_MAX = 512
 HANDSHAKE, REPLAY, LIVE, CLOSING = "handshake", "replay", "live", "closing"
 
 
+# Keys a row holds as text columns: a test on one is a set lookup, with no decode of the
+# fields and no generic JSON walk (the SDK's `subscribe(source=...)` is such a `where`).
+_COLUMNS = frozenset({"event_id", "event_type", "source", "owner", "repo", "delivery_id", "summary"})
+
+
+class _Alternative:
+    """One predicate of a `where`, split into column tests and the rest. A column is a
+    string or null, so JSON equality with a string or null value is set membership,
+    and a value of another type never matches it."""
+
+    __slots__ = ("columns", "rest")
+
+    def __init__(self, predicate: Predicate) -> None:
+        columns: list[tuple[str, frozenset[str | None]]] = []
+        rest = []
+        for test in predicate.tests:
+            if test.key in _COLUMNS:
+                columns.append((test.key, frozenset(v for v in test.values if v is None or isinstance(v, str))))
+            else:
+                rest.append(test)
+        self.columns = tuple(columns)
+        self.rest = Predicate(tuple(rest)) if rest else None
+
+    def matches(self, row: Prepared) -> bool:
+        for key, values in self.columns:
+            if getattr(row, key) not in values:
+                return False
+        if self.rest is None:
+            return True
+        view = row.view()
+        return view is not None and self.rest.matches(view)
+
+
 class WhereTooExpensive(HubError, ValueError):
     """A `where` the hub refuses with subscribe_rejected; the message says why."""
 
@@ -40,6 +72,7 @@ class WhereTooExpensive(HubError, ValueError):
 class Subscriber:
     __slots__ = (
         "all_repos",
+        "alternatives",
         "connected_at",
         "cost",
         "cursor",
@@ -74,6 +107,7 @@ class Subscriber:
         self.all_repos = True
         self.event_types: frozenset[str] | None = None
         self.where: tuple[Predicate, ...] | None = None
+        self.alternatives: tuple[_Alternative, ...] | None = None  # `where`, as wants() tests it
         self.cost = 0  # where_cost of `where`: the fan-out serves cheaper filters first
         self.handshake = bytearray()
         self.ignored_bytes = 0  # read after the subscribe frame: a client has nothing to say then
@@ -100,6 +134,7 @@ class Subscriber:
         self.event_types = frozenset(sub.event_types) if sub.event_types is not None else None
         if sub.where is not None:
             self.where = tuple(parse_predicate(specs) for specs in sub.where)
+            self.alternatives = tuple(_Alternative(p) for p in self.where)
             self.cost = cost = where_cost(self.where)
             if cost > MAX_WHERE_COST:
                 raise WhereTooExpensive(
@@ -113,10 +148,8 @@ class Subscriber:
             return False
         if not self.all_repos and row.owner not in self.owners and (row.owner, row.repo) not in self.repos:
             return False
-        if self.where is not None:
-            view: Any = row.view()
-            if view is None or not any(p.matches(view) for p in self.where):
-                return False
+        if self.alternatives is not None:
+            return any(a.matches(row) for a in self.alternatives)
         return True
 
     def enqueue(self, frame: bytes) -> None:
