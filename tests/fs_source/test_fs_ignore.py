@@ -66,3 +66,15 @@ def test_roots_report_their_own_paths_and_the_most_specific_wins() -> None:
     assert paths.root_of("/w/docs/x.md") is None  # below a non-recursive root
     assert paths.root_of("/elsewhere/x") is None
     assert deep.rel("/w/src/x/y.py") == "x/y.py"
+
+
+def test_only_a_glob_without_a_slash_hides_a_whole_tree() -> None:
+    """What `hides` says needs no watch: every path below it must be ignored too."""
+    paths = Paths([Root("/w", recursive=True)], ("node_modules", "build/*.o", "*~"))
+    assert paths.hides("/w/node_modules") and paths.hides("/w/a/node_modules/b")
+    assert paths.ignored("/w/node_modules/b/c.js")
+    assert paths.hides("/w/old~")
+    assert not paths.hides("/w/build/x.o")  # a slash glob: x.o/ may hold files it does not match
+    assert paths.ignored("/w/build/x.o") and not paths.ignored("/w/build/x.o/y.c")
+    assert not paths.hides("/w") and not paths.hides("/w/src")
+    assert not paths.hides("/elsewhere/node_modules")  # outside every root: not this watch's to judge

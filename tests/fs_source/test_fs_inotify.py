@@ -24,9 +24,9 @@ Seen = list[tuple[str, str, str]]
 
 
 class Watched:
-    def __init__(self, roots: list[Root]) -> None:
+    def __init__(self, roots: list[Root], hidden: Callable[[str], bool] = lambda _: False) -> None:
         self.warnings: list[str] = []
-        self.watch = InotifyWatch(roots, warn=self.warnings.append)
+        self.watch = InotifyWatch(roots, self.warnings.append, hidden=hidden)
         self.watch.start()
 
     def read(self, *, final: bool = False) -> Seen:
@@ -47,8 +47,8 @@ class Watched:
 def watch(tmp_path: Path) -> Iterator[Callable[..., Watched]]:
     made: list[Watched] = []
 
-    def make(*roots: Root) -> Watched:
-        made.append(Watched(list(roots)))
+    def make(*roots: Root, hidden: Callable[[str], bool] = lambda _: False) -> Watched:
+        made.append(Watched(list(roots), hidden))
         return made[-1]
 
     yield make
@@ -223,3 +223,17 @@ def test_each_read_takes_every_queued_event_off_the_kernel(tmp_path: Path, watch
     assert len(first) + len(rest) == files * 8
     assert [r.src for r in first + rest if r.kind == "closed"] == [str(tmp_path / f"f{i}") for i in range(files * 2)]
     assert w.warnings == [] and w.watch.next_due() is None
+
+
+def test_trees_the_ignore_globs_hide_are_not_watched(tmp_path: Path, watch: Callable[..., Watched]) -> None:
+    root = tmp_path / "w"
+    (root / "node_modules" / "pkg").mkdir(parents=True)
+    (root / "src").mkdir()
+    w = watch(Root(str(root), recursive=True), hidden=lambda path: os.path.basename(path) == "node_modules")
+    (root / "node_modules" / "pkg" / "index.js").write_text("at start")
+    (root / "src" / "sub" / "node_modules").mkdir(parents=True)  # made later: not watched either
+    w.until(has("created", str(root / "src" / "sub")))
+    (root / "src" / "sub" / "node_modules" / "x.js").write_text("later")
+    (root / "src" / "sub" / "y.js").write_text("seen")
+    seen = w.until(has("closed", str(root / "src" / "sub" / "y.js")))
+    assert [src for _, src, _ in seen if "node_modules" in src and src.endswith(".js")] == []

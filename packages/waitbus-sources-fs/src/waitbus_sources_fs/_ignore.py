@@ -73,10 +73,16 @@ class Paths:
         rel = os.path.relpath(path, base) if base else os.path.basename(path)
         if rel == ".":
             return False
-        parts = rel.split(os.sep)
-        if any(fnmatchcase(part, g) for part in parts for g in self.name_globs):
-            return True
-        return any(fnmatchcase(rel, g) for g in self.path_globs)
+        return self._named(rel) or any(fnmatchcase(rel, g) for g in self.path_globs)
+
+    def hides(self, path: str) -> bool:
+        """Whether a glob without `/` matches a component of `path` below its root: then
+        everything under it is ignored too, so a directory there needs no watch."""
+        base = self._base(path)
+        return base is not None and path != base and self._named(os.path.relpath(path, base))
+
+    def _named(self, rel: str) -> bool:
+        return any(fnmatchcase(part, g) for part in rel.split(os.sep) for g in self.name_globs)
 
     def _base(self, path: str) -> str | None:
         """The directory a path is relative to for ignore matching: the deepest watched

@@ -56,8 +56,11 @@ class InotifyWatch:
 
     reports_close = True
 
-    def __init__(self, roots: list[Root], warn: Callable[[str], None]) -> None:
+    def __init__(
+        self, roots: list[Root], warn: Callable[[str], None], hidden: Callable[[str], bool] = lambda _: False
+    ) -> None:
         self._tops = sorted({r.dir for r in roots})
+        self._hidden = hidden  # directories whose whole tree is ignored: never watched
         self._trees = sorted({r.dir for r in roots if r.recursive})
         self._warn = warn
         self._dirs: dict[int, str] = {}  # watch descriptor -> the directory's path now
@@ -184,10 +187,14 @@ class InotifyWatch:
         return any(path == t or path.startswith(t.rstrip(os.sep) + os.sep) for t in self._trees)
 
     def _watch_tree(self, top: str, *, itself: bool = False) -> None:
-        """Watch every directory under `top`, and `top` too when it is new (made or moved in)."""
+        """Watch every directory under `top`, and `top` too when it is new (made or moved in),
+        except where the ignore globs hide a whole tree (`node_modules`, `.git`)."""
         if itself:
+            if self._hidden(top):
+                return
             self._watch(top)
         for parent, dirs, _files in os.walk(top):  # symlinks to directories are not followed
+            dirs[:] = [name for name in dirs if not self._hidden(os.path.join(parent, name))]
             for name in dirs:
                 self._watch(os.path.join(parent, name))
 

@@ -187,15 +187,18 @@ def _signals() -> Iterator[tuple[list[int], int]]:
         os.close(w)
 
 
-def _watch(roots: list[Root], poll: float | None) -> Watch:
+def _watch(paths: Paths, poll: float | None) -> Watch:
     """inotify read in this thread on Linux; watchdog (its threads) elsewhere and for --poll."""
     if poll is None and sys.platform.startswith("linux"):
         from ._inotify import InotifyWatch
 
-        return InotifyWatch(roots, warn=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
+        def warn(text: str) -> None:
+            print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+
+        return InotifyWatch(paths.roots, warn, hidden=paths.hides)
     from ._watchdog import WatchdogWatch
 
-    return WatchdogWatch(roots, poll)
+    return WatchdogWatch(paths.roots, poll)
 
 
 def run(argv: list[str]) -> int:
@@ -217,7 +220,7 @@ def run(argv: list[str]) -> int:
         # reports it renamed over its target, so the window spans at least two polls.
         args.debounce = max(args.debounce, 2 * args.poll)
     try:
-        watch = _watch(roots, args.poll)
+        watch = _watch(paths, args.poll)
     except OSError as exc:  # the inotify instance limit (fs.inotify.max_user_instances)
         print(f"{PROG}: cannot watch: {exc}", file=sys.stderr)
         return EXIT_USAGE
