@@ -411,3 +411,16 @@ def test_no_debounce_is_still_one_event_per_completed_write(tmp_path: Path, star
     # Files settled by one read share its time, so within it they come in name order.
     assert sorted(changes(events)) == sorted(("created", f"f{i}.txt") for i in range(30)), runner.stderr()
     assert {e.fields["size"] for e in events} == {len("first, second")}
+
+
+def test_a_file_made_with_its_new_directories_is_reported(tmp_path: Path, start: Callable[..., Runner]) -> None:
+    """`mkdir -p a/b && echo > a/b/f` can finish before the watch on a/b exists: the file
+    is reported all the same (and once)."""
+    watched = tmp_path / "w"
+    watched.mkdir()
+    runner = start(watched, "--recursive")
+    (watched / "a" / "b").mkdir(parents=True)
+    (watched / "a" / "b" / "f.txt").write_text("made at once")
+    events = settle(runner, watched)
+    assert sorted(changes(events)) == [("created", "a"), ("created", "a/b"), ("created", "a/b/f.txt")]
+    assert [e.fields["size"] for e in events if e.fields["rel"] == "a/b/f.txt"] == [len("made at once")]

@@ -237,3 +237,23 @@ def test_trees_the_ignore_globs_hide_are_not_watched(tmp_path: Path, watch: Call
     (root / "src" / "sub" / "y.js").write_text("seen")
     seen = w.until(has("closed", str(root / "src" / "sub" / "y.js")))
     assert [src for _, src, _ in seen if "node_modules" in src and src.endswith(".js")] == []
+
+
+def test_what_a_new_directory_holds_before_its_watch_is_reported_created(
+    tmp_path: Path, watch: Callable[..., Watched]
+) -> None:
+    """`mkdir -p a/b && touch a/b/f`: the kernel cannot say what was made in a directory
+    before its watch, so the watch's first listing reports it (nothing is read here until
+    all of it exists, so all of it is found that way)."""
+    root = tmp_path / "w"
+    root.mkdir()
+    w = watch(Root(str(root), recursive=True))
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "f").write_text("x")
+    (root / "a" / "g").write_text("y")
+    seen = w.until(has("created", str(root / "a" / "b" / "f")))
+    assert seen == [("created", str(root / "a"), "")] + [
+        ("created", str(root / rel), "") for rel in ("a/b", "a/g", "a/b/f")
+    ]
+    (root / "a" / "b" / "f").write_text("z")  # and it is watched from then on
+    assert w.until(has("closed", str(root / "a" / "b" / "f")))[-1] == ("closed", str(root / "a" / "b" / "f"), "")

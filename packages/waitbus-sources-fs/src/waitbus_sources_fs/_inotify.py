@@ -138,13 +138,15 @@ class InotifyWatch:
             return
         path = os.path.join(base, ev.name) if ev.name else base
         is_dir = bool(mask & _ISDIR)
-        if mask & (_CREATE | _MOVED_TO):
-            # IN_MOVED_TO alone: moved in from outside, a half-move the coalescer calls created.
-            out.append(
-                Raw("created", path, "", is_dir, seen) if mask & _CREATE else Raw("moved", "", path, is_dir, seen)
-            )
+        if mask & _CREATE:
+            out.append(Raw("created", path, "", is_dir, seen))
             if is_dir and self._recursive(path):
-                self._watch_tree(path, itself=True)
+                # What was made in it before its watch (`mkdir -p a/b && touch a/b/f`) is new too.
+                self._watch_tree(path, itself=True, made=(out, seen))
+        elif mask & _MOVED_TO:  # alone: moved in from outside, a half-move the coalescer calls created
+            out.append(Raw("moved", "", path, is_dir, seen))
+            if is_dir and self._recursive(path):
+                self._watch_tree(path, itself=True)  # one event for the directory, none for its content
         elif mask & _DELETE:
             out.append(Raw("deleted", path, "", is_dir, seen))
         elif mask & _MODIFY:
@@ -186,17 +188,23 @@ class InotifyWatch:
     def _recursive(self, path: str) -> bool:
         return any(path == t or path.startswith(t.rstrip(os.sep) + os.sep) for t in self._trees)
 
-    def _watch_tree(self, top: str, *, itself: bool = False) -> None:
+    def _watch_tree(self, top: str, *, itself: bool = False, made: tuple[list[Raw], float] | None = None) -> None:
         """Watch every directory under `top`, and `top` too when it is new (made or moved in),
-        except where the ignore globs hide a whole tree (`node_modules`, `.git`)."""
+        except where the ignore globs hide a whole tree (`node_modules`, `.git`). Each is
+        watched before it is listed, so nothing made in it is missed; with `made`, what the
+        listing finds is reported created (as watchdog does)."""
         if itself:
             if self._hidden(top):
                 return
             self._watch(top)
-        for parent, dirs, _files in os.walk(top):  # symlinks to directories are not followed
+        for parent, dirs, files in os.walk(top):  # symlinks to directories are not followed
             dirs[:] = [name for name in dirs if not self._hidden(os.path.join(parent, name))]
             for name in dirs:
                 self._watch(os.path.join(parent, name))
+            if made is not None:
+                out, seen = made
+                out.extend(Raw("created", os.path.join(parent, n), "", True, seen) for n in dirs)
+                out.extend(Raw("created", os.path.join(parent, n), "", False, seen) for n in files)
 
     def _watch(self, path: str) -> None:
         try:
