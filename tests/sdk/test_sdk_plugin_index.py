@@ -109,3 +109,38 @@ def test_the_verdict_for_a_source_without_a_plugin_loads_neither_the_plugin_door
         assert out.returncode == 0, out.stderr
         seen.append(out.stdout.strip())
     assert seen == ["['importlib.metadata']", "[]"]
+
+
+def test_a_plugin_seen_to_have_no_failure_rule_is_not_imported_for_the_next_verdict(site: Path) -> None:
+    # `waitbus wait` on an fs event used to import the fs plugin (and through it the
+    # SDK's dataclasses and typing, ~15 ms) only to learn that fs declares no rule.
+    (site / "kite5_plugin.py").write_text("from waitbus import SourceSpec\nSOURCE = SourceSpec(name='kite5')\n")
+    info = site / "kite5_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: kite5-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{SOURCES_GROUP}]\nkite5 = kite5_plugin:SOURCE\n")
+    install(site, "kite6", fails=True)
+    probe = textwrap.dedent(
+        """
+        import sys
+        from waitbus import EventView, is_failure
+        def view(source):
+            return EventView(event_id="01ARZ3NDEKTSV4RRFFQ69G5FAV", event_type="t", source=source)
+        verdict = is_failure(view(sys.argv[1]))
+        print(verdict, sorted(m for m in ("kite5_plugin", "kite6_plugin", "waitbus._sources") if m in sys.modules))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+
+    def run(source: str) -> str:
+        out = subprocess.run([sys.executable, "-c", probe, source], capture_output=True, text=True, timeout=60, env=env)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert run("kite5") == "False ['kite5_plugin', 'waitbus._sources']"  # loaded once, and remembered
+    assert json.loads(index_path().read_text())["rules"] == {"kite5": False}
+    assert run("kite5") == "False []"  # then answered from the index
+    # A source whose plugin has a rule is always loaded: its rule decides.
+    assert run("kite6") == "True ['kite6_plugin', 'waitbus._sources']"
+    assert run("kite6") == "True ['kite6_plugin', 'waitbus._sources']"
+    assert json.loads(index_path().read_text())["rules"] == {"kite5": False, "kite6": True}

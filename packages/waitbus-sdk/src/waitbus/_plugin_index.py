@@ -63,6 +63,64 @@ def _scan(group: str) -> dict[str, str]:
     return found
 
 
+def _index_path() -> str | None:
+    """The index file, or None when the runtime dir is not ours alone (a planted index
+    would choose which module we import)."""
+    from waitbus_store import PathError, check_private_dir
+
+    runtime = dirs()[1]
+    try:
+        check_private_dir(runtime)
+    except (OSError, PathError):
+        return None
+    return os.path.join(runtime, INDEX_NAME)
+
+
+def _read(path: str | None, key: list[Any]) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            index = json.load(f)
+        return index if isinstance(index, dict) and index.get("key") == key else None
+    except (OSError, ValueError):
+        return None
+
+
+def _write(path: str | None, index: dict[str, Any]) -> None:
+    if path is None:
+        return
+    try:
+        from waitbus_store import write_json_atomic
+
+        write_json_atomic(path, index, indent=None)
+    except OSError:
+        pass
+
+
+def known_failure_rule(name: str) -> bool | None:
+    """Whether the installed plugin of source `name` declares a failure rule, as found
+    the last time one was loaded with these installs (None: not known yet). A source
+    with none (fs, docker) then needs no import of its plugin for a verdict."""
+    index = _read(_index_path(), _key())
+    rules = index.get("rules") if index is not None else None
+    value = rules.get(name) if isinstance(rules, dict) else None
+    return value if isinstance(value, bool) else None
+
+
+def remember_failure_rule(name: str, has_rule: bool) -> None:
+    """Record what loading the plugin of `name` showed (best effort, like the index)."""
+    path, key = _index_path(), _key()
+    index = _read(path, key)
+    if index is None or not isinstance(index.get("groups"), dict):
+        return  # no current index to add to: the next scan writes one
+    rules = index.get("rules")
+    if not isinstance(rules, dict):
+        rules = {}
+    if rules.get(name) is not has_rule:
+        _write(path, {**index, "rules": {**rules, name: has_rule}})
+
+
 def has_source_plugin(name: str) -> bool:
     """Whether an installed distribution declares the source `name` (no import of it)."""
     return source_entry_point(SOURCES_GROUP, name) is not None
@@ -72,28 +130,16 @@ def source_entry_point(group: str, name: str) -> EntryPoint | None:
     """The entry point `name` of `group`, from the index while it is current, else from a
     fresh scan that then replaces the index (best effort: an unusable runtime dir only
     means scanning every time)."""
-    from waitbus_store import PathError, check_private_dir
-
     key = _key()
-    runtime = dirs()[1]
-    path = os.path.join(runtime, INDEX_NAME)
+    path = _index_path()
+    index = _read(path, key)
     try:
-        check_private_dir(runtime)  # a planted index would choose which module we import
-        with open(path, "rb") as f:
-            index = json.load(f)
-        if index["key"] == key:
+        if index is not None:
             value = index["groups"][group].get(name)
             return None if value is None else EntryPoint(name, value)
-    except (OSError, PathError, ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError):
         pass
     found = _scan(group)
-    try:
-        from waitbus_store import write_json_atomic
-
-        index = {"key": key, "groups": {group: found}}
-        check_private_dir(runtime)
-        write_json_atomic(path, index, indent=None)
-    except (OSError, PathError):
-        pass
+    _write(path, {"key": key, "groups": {group: found}})
     value = found.get(name)
     return None if value is None else EntryPoint(name, value)
