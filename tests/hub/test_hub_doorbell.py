@@ -10,10 +10,12 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from waitbus import emit
 from waitbus_hub._doorbell import drain
-from waitbus_store import Row, Store, carry, resolve_paths
+from waitbus_store import Row, Store, carried, carry, resolve_paths
 
 
 def _row(seq: int, i: int = 0) -> Row:
@@ -101,3 +103,19 @@ def test_the_hub_sends_each_row_once_in_order_whatever_the_doorbell_says(
         assert client.events(1, timeout=0.5) == []  # type: ignore[attr-defined]
     finally:
         ring.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600) | st.builds(lambda b: b"\x02" + b, st.binary(max_size=600)))
+def test_any_datagram_is_a_row_or_a_read_of_the_log(data: bytes) -> None:
+    # Whatever lands on the doorbell, the hub's live loop must not raise: a datagram it
+    # cannot use as a well-typed row only sends it to the log.
+    row = carried("/db", data)
+    assert row is None or (isinstance(row.seq, int) and isinstance(row.fields, str))
+
+
+def test_a_row_of_the_wrong_types_is_not_carried() -> None:
+    good = carry("/db", _row(5))
+    bad = good.replace(b',5,"01H', b',"5","01H')  # seq as a string
+    assert carried("/db", good) is not None
+    assert carried("/db", bad) is None
