@@ -57,12 +57,16 @@ def one_line(text: str, limit: int = MAX_SUMMARY_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
 
 
+# One encoder for every event: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _to_json(value: object, what: str) -> bytes:
     """Compact UTF-8 JSON. The stdlib encoder, not msgspec: producers (`waitbus emit`)
     then never pay msgspec's ~15 ms import, and per event it costs a few microseconds
     next to a ~30 us commit. NaN/Infinity are refused: they are not JSON."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        return _ENCODER.encode(value).encode()
     except (TypeError, ValueError, RecursionError) as exc:
         raise EventError(f"{what} are not JSON-encodable: {exc}") from None
 
