@@ -21,7 +21,7 @@ json_values: st.SearchStrategy[Any] = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-2, 2),
-    st.floats(allow_nan=False, width=16),
+    st.floats(allow_nan=False, allow_infinity=False, width=16),
     texts,
     st.lists(texts, max_size=2),
 )

@@ -14,8 +14,6 @@ import json
 import os
 import sys
 
-from ._paths import dirs
-
 TYPE_CHECKING = False  # not `from typing import ...`: see `waitbus wait`'s start-up
 if TYPE_CHECKING:
     from typing import Any
@@ -66,7 +64,11 @@ def _scan(group: str) -> dict[str, str]:
 def _index_path() -> str | None:
     """The index file, or None when the runtime dir is not ours alone (a planted index
     would choose which module we import)."""
+    # Imported here: a plugin that imports SOURCES_GROUP at start-up (pytest's) must not
+    # load the store with it.
     from waitbus_store import PathError, check_private_dir
+
+    from ._paths import dirs
 
     runtime = dirs()[1]
     try:
