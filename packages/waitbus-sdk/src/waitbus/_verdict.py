@@ -22,7 +22,9 @@ def is_failure(frame: EventFrame | EventView) -> bool:
     # Nothing can be registered in-process without _sources; then only a plugin can
     # have a rule, and one whose plugin was seen to have none needs no import.
     plugins_only = "waitbus._sources" not in sys.modules
-    if plugins_only and (not has_source_plugin(frame.source) or known_failure_rule(frame.source) is False):
+    # A rule recorded as absent was recorded for these very installs (the index's key),
+    # so it answers with one read of the index, before asking whether a plugin exists.
+    if plugins_only and (known_failure_rule(frame.source) is False or not has_source_plugin(frame.source)):
         return False
     from ._sources import find_source
 
