@@ -7,6 +7,7 @@ cannot run a container here."""
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -305,15 +307,37 @@ def has(container: Any, action: str, **fields: Any) -> Callable[[list[dict[str, 
 
 
 def engine_events(podman: Podman, container: Any, since: int) -> list[dict[str, Any]]:
-    """What the engine itself reports for one container, straight from its /events."""
-    client = podman.client()
+    """What the engine itself reports for one container, straight from its /events.
+
+    `stream=false` (a podman parameter the docker SDK does not pass) reads the events log
+    to its end and returns. The SDK's way, an `until` a moment ahead, races: podman stops
+    reading at `until` wherever it is in the log, so on a busy box a long log read late
+    came back empty."""
+    query = urllib.parse.urlencode(
+        {
+            "since": str(since),
+            "stream": "false",
+            "filters": json.dumps({"type": ["container"], "container": [container.id]}),
+        }
+    )
+    conn = _UnixHTTPConnection(podman.socket)
     try:
-        stream = client.events(
-            decode=True,
-            since=since,
-            until=int(time.time()) + 1,
-            filters={"type": "container", "container": container.id},
-        )
-        return [e for e in stream if e.get("Action", "").split(":")[0] in REPORTED]
+        conn.request("GET", f"/events?{query}")
+        response = conn.getresponse()
+        body = response.read().decode()
+        assert response.status == 200, f"GET /events: {response.status} {body[:500]}"
     finally:
-        client.close()
+        conn.close()
+    events = [json.loads(line) for line in body.splitlines() if line.strip()]
+    return [e for e in events if e.get("Action", "").split(":")[0] in REPORTED]
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=120)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.path))
