@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from waitbus import HubUnavailable, asubscribe, emit, request, subscribe, wait_for
+from waitbus import HubUnavailable, asubscribe, emit, request, subscribe, wait_event, wait_for
 from waitbus_store import resolve_paths as _paths
 
 RESPONDER = textwrap.dedent(
@@ -45,6 +45,27 @@ def test_request_times_out_with_none(hub):
     # It waited its timeout (a lower bound holds however loaded the box); a hang is the
     # pytest timeout's to catch, not a wall-clock upper bound's.
     assert time.monotonic() - started > 0.4  # less a margin for timer slack
+
+
+@pytest.mark.timeout(60)
+def test_wait_event_does_its_idle_work_once_before_the_match_and_misses_nothing_meanwhile(hub):
+    calls: list[int] = []
+
+    def idle() -> None:
+        calls.append(1)
+        # Emitted while the idle work runs: the wait must still see it, and not idle again.
+        emit("agent", "during_idle", fields={"n": len(calls)})
+
+    view = wait_event(source="agent", timeout=20.0, on_idle=idle)
+    assert calls == [1]
+    assert view is not None and view.event_type == "during_idle" and view.fields["n"] == 1
+
+
+@pytest.mark.timeout(60)
+def test_wait_event_with_too_little_time_left_does_no_idle_work(hub):
+    calls: list[int] = []
+    assert wait_event(source="nobody", timeout=0.02, on_idle=lambda: calls.append(1)) is None
+    assert calls == []
 
 
 @pytest.mark.timeout(60)

@@ -11,7 +11,7 @@ from ._stream import Subscription, astream
 
 TYPE_CHECKING = False  # not `from typing import ...`: see `waitbus wait`'s start-up
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Sequence
     from typing import Any
 
     from waitbus_wire import Clause, EventFrame, EventView
@@ -105,17 +105,31 @@ def wait_event(
     since: Since = None,
     cond: str | None = None,
     autostart: bool | None = None,
+    on_idle: Callable[[], object] | None = None,
 ) -> EventView | None:
     """wait_for() for a process that waits once and exits (`waitbus wait`): the same
     wait, but the event comes back as an EventView (EventFrame's attributes on a plain
-    object) and msgspec is never imported, ~25 ms of a cold start."""
+    object) and msgspec is never imported, ~25 ms of a cold start.
+
+    `on_idle` is called once, the first time the wait has nothing to read and at least
+    50 ms left: the place to load what the caller needs after the match (`waitbus wait`
+    imports its verdict there, `waitbus on` what starts the command), so that work is
+    not between the event and the answer. A wait that matches at once never calls it."""
     matcher = Matcher(match, source=source, to=to, cond=cond, all_of=all_of, first_of=first_of)
-    view: EventView | None = _wait_once(matcher, since, autostart, timeout, views=True)
+    view: EventView | None = _wait_once(matcher, since, autostart, timeout, views=True, on_idle=on_idle)
     return view
 
 
-def _wait_once(matcher: Matcher, since: Since, autostart: bool | None, timeout: float | None, *, views: bool) -> Any:
-    with Subscription(matcher, since=_since(since), autostart=autostart, views=views) as sub:
+def _wait_once(
+    matcher: Matcher,
+    since: Since,
+    autostart: bool | None,
+    timeout: float | None,
+    *,
+    views: bool,
+    on_idle: Callable[[], object] | None = None,
+) -> Any:
+    with Subscription(matcher, since=_since(since), autostart=autostart, views=views, on_idle=on_idle) as sub:
         return sub._next(timeout)
 
 

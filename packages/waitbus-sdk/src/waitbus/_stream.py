@@ -22,7 +22,7 @@ from ._match import Matcher
 TYPE_CHECKING = False  # not `from typing import ...`: see `waitbus wait`'s start-up
 if TYPE_CHECKING:
     import _socket
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator
     from typing import Any, NoReturn
 
     from waitbus_wire import ClientCodec, EventFrame
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 ZERO_ULID = ulid_from_parts(0, 0)
 RECONNECT_TIMEOUT_S = 30.0
 ACK_TIMEOUT_S = 10.0
+# A wait with at least this long left may spend a moment of it on `on_idle` work.
+IDLE_MIN_S = 0.05
 
 
 def _codec(views: bool) -> ClientCodec:
@@ -111,9 +113,18 @@ class Subscription:
     """A blocking stream of matching events. Iterate it, or call `get(timeout)`."""
 
     def __init__(
-        self, matcher: Matcher, *, since: str | None = None, autostart: bool | None = None, views: bool = False
+        self,
+        matcher: Matcher,
+        *,
+        since: str | None = None,
+        autostart: bool | None = None,
+        views: bool = False,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
         self._state = _StreamState(matcher, since, autostart, _codec(views))
+        # Run once, the first time a get() finds nothing to read and has time to spare:
+        # work its caller would otherwise do after the event came (wait_event's verdict).
+        self._on_idle = on_idle
         self._sock: _socket.socket | None = None
         self._decoder = FrameDecoder()
         self._pending: deque[bytes] = deque()
@@ -148,8 +159,9 @@ class Subscription:
                 time.sleep(delay)  # reconnect back-off after a failure, not a poll
                 delay = min(delay * 2, 0.5)
 
-    def _read(self, deadline: float | None) -> object:
-        """Next hub message; None at the deadline. Raises _Lost on EOF/silence."""
+    def _read(self, deadline: float | None, *, idle: bool = False) -> object:
+        """Next hub message; None at the deadline. Raises _Lost on EOF/silence. With
+        `idle`, the on_idle work runs first if nothing has arrived yet."""
         sock = self._sock
         assert sock is not None
         while not self._pending:
@@ -160,6 +172,10 @@ class Subscription:
                 if deadline is not None and deadline <= limit:
                     return None
                 raise _Lost("hub silent past its heartbeat")
+            if idle and self._on_idle is not None and wait >= IDLE_MIN_S and not select.select([sock], [], [], 0)[0]:
+                work, self._on_idle = self._on_idle, None
+                work()
+                continue
             ready, _, _ = select.select([sock], [], [], wait)
             if not ready:
                 continue
@@ -192,7 +208,7 @@ class Subscription:
             if self._sock is None:
                 self._connect(time.monotonic() + RECONNECT_TIMEOUT_S)
             try:
-                msg = self._read(deadline)
+                msg = self._read(deadline, idle=True)
                 if msg is None:
                     return None
                 frame = self._state.on_message(msg)
