@@ -162,7 +162,17 @@ def _next_match(args: WaitArgs, since: str | float | None, timeout: float | None
     kwargs = args.kwargs()
     kwargs["since"] = since
     # A fresh wait per match: an all-of set starts empty again after each run.
-    return wait_event(**kwargs, timeout=timeout)
+    return wait_event(**kwargs, timeout=timeout, on_idle=_load_launcher)
+
+
+def _load_launcher() -> None:
+    """While nothing matches yet: import what starting CMD takes (subprocess, tempfile,
+    the event's JSON, the runtime dir's check: a few ms after the event otherwise)."""
+    import subprocess  # noqa: F401
+    import tempfile  # noqa: F401
+
+    from waitbus_store import check_private_dir  # noqa: F401
+    from waitbus_wire import event_json  # noqa: F401
 
 
 def run_on(args: WaitArgs, opts: OnOptions) -> int:

@@ -45,8 +45,15 @@ def describe(frame: EventView) -> str:
 def run_wait(args: WaitArgs, *, as_json: bool) -> int:
     from waitbus import HubRejected, HubUnavailable, wait_event
 
+    def load_answer() -> None:
+        """While nothing matches yet: import what answering takes (~1 ms after the event)."""
+        from waitbus import is_failure  # noqa: F401
+
+        if as_json:
+            from waitbus_wire import event_json  # noqa: F401
+
     try:
-        frame = wait_event(**args.kwargs(), timeout=args.timeout)
+        frame = wait_event(**args.kwargs(), timeout=args.timeout, on_idle=load_answer)
     except (HubUnavailable, HubRejected, ValueError) as exc:
         return _fail("wait", exc)
     except Exception as exc:
@@ -62,7 +69,7 @@ def run_wait(args: WaitArgs, *, as_json: bool) -> int:
         sys.stdout.flush()
     else:
         print(describe(frame), flush=True)
-    from waitbus import is_failure  # after the wait: it loads the source's plugin
+    from waitbus import is_failure  # the source's plugin loads only now, for its rule
 
     return _exit.FAILED if is_failure(frame) else _exit.OK
 
