@@ -178,6 +178,12 @@ SCENARIOS = [
         lambda c, e: _waiters.cli_wait_exit(e, c.cli_events, c.cli_period_s),
     ),
     Scenario(
+        "cli_on",
+        True,
+        "emit -> `waitbus on ... -- true` ran its command and exited",
+        lambda c, e: _waiters.cli_wait_exit(e, c.cli_events, c.cli_period_s, on=True),
+    ),
+    Scenario(
         "producers",
         True,
         "emit() throughput from 1 and N processes",

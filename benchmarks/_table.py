@@ -90,29 +90,26 @@ def _latency_rows(r: dict[str, Any], f: Floor) -> list[Row]:
         rows.append(
             ("emit -> `wait_for()` returns (us: p50 / p90 / p99 / max)", _lat(lat), f.latency(lat.get("p50")), "", "")
         )
-    if c := r.get("cli_wait"):
+    exits = {"cli_wait": "`waitbus wait` process exited", "cli_on": "`waitbus on ... -- true` ran it, exited"}
+    for key, what in exits.items():
+        if not (c := r.get(key)):
+            continue
         lat = c["latency_us"]
         fail = f" ({c['failed']} failed)" if c["failed"] else ""
-        rows.append(
-            (
-                "emit -> `waitbus wait` process exited (us: p50 / p90 / p99 / max)",
-                _lat(lat) + fail,
-                f.latency(lat.get("p50")),
-                "",
-                "",
+        label = f"emit -> {what} (us: p50 / p90 / p99 / max)"
+        rows.append((label, _lat(lat) + fail, f.latency(lat.get("p50")), "", ""))
+        if key == "cli_wait":
+            sub = dig(c, "start_to_subscribed_us", "p50")
+            total = c["start_emit_exit_p50_ms"]
+            rows.append(
+                (
+                    "`waitbus wait`: start -> subscribed / start + emit + exit, p50 (ms)",
+                    f"{sub / 1000:.1f} / {total:.1f}" if sub else "-",
+                    f.startup(total),
+                    "",
+                    "",
+                )
             )
-        )
-        sub = dig(c, "start_to_subscribed_us", "p50")
-        total = c["start_emit_exit_p50_ms"]
-        rows.append(
-            (
-                "`waitbus wait`: start -> subscribed / start + emit + exit, p50 (ms)",
-                f"{sub / 1000:.1f} / {total:.1f}" if sub else "-",
-                f.startup(total),
-                "",
-                "",
-            )
-        )
     return rows
 
 

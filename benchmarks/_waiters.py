@@ -10,6 +10,7 @@ still leave on a fixed schedule (open loop), and how late the schedule ran is ke
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -107,10 +108,11 @@ def waitfor_worker(run: str, out: str) -> int:
     return 0
 
 
-def _start_wait(env: BenchEnv, *args: str) -> subprocess.Popen[bytes]:
-    """A `waitbus wait ARGS...` process against `env`, all output discarded."""
+def _start_wait(env: BenchEnv, *args: str, verb: str = "wait") -> subprocess.Popen[bytes]:
+    """A `waitbus wait ARGS...` (or `waitbus on ARGS...`) process against `env`, all
+    output discarded."""
     return spawn(
-        [str(BIN / "waitbus"), "wait", *args],
+        [str(BIN / "waitbus"), verb, *args],
         env=env.env(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -118,14 +120,16 @@ def _start_wait(env: BenchEnv, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def cli_wait_exit(env: BenchEnv, events: int, period_s: float) -> dict[str, Any]:
-    """One `waitbus wait --source bench --match ... --timeout 60s` process per event.
+def cli_wait_exit(env: BenchEnv, events: int, period_s: float, *, on: bool = False) -> dict[str, Any]:
+    """One `waitbus wait --source bench --match ... --timeout 60s` process per event
+    (with `on`: one `waitbus on ... -- true`, which runs `true` once and exits with its status).
     Per event: start it, wait until the hub counts it as a subscriber, emit at the
     event's slot, and take time.time_ns() the moment the process has exited (a pidfd
     in select). emit -> exit is the figure; start -> subscribed (as seen by polling
     the hub's stats every ~2 ms) is kept apart, and their sum is what a script pays
     for "start a wait, the event comes at once, the wait returns". k = -1 warms up."""
-    run = "cliwait"
+    run = "clion" if on else "cliwait"
+    command = ["--", shutil.which("true") or "true"] if on else []
     base = env.hub_stats()["subscribers"]
     to_exit: list[int] = []
     to_subscribed: list[int] = []
@@ -136,7 +140,8 @@ def cli_wait_exit(env: BenchEnv, events: int, period_s: float) -> dict[str, Any]
         env.await_subscribers(base)
         matches = [a for m in _match(run, k) for a in ("--match", m)]
         t_spawn = time.time_ns()
-        proc = _start_wait(env, "--source", "bench", *matches, "--timeout", f"{WAIT_TIMEOUT_S:g}s")
+        args = ["--source", "bench", *matches, "--timeout", f"{WAIT_TIMEOUT_S:g}s", *command]
+        proc = _start_wait(env, *args, verb="on" if on else "wait")
         try:
             env.await_subscribers(base + 1)
             t_sub = time.time_ns()

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/e2e.py --quick         # everything, smaller (~1 min)
     .venv/bin/python benchmarks/e2e.py --only latency,startup --repeat 3
 
-Scenarios, in run order: baselines, idle, latency, wait_for, cli_wait, producers,
+Scenarios, in run order: baselines, idle, latency, wait_for, cli_wait, cli_on, producers,
 fanout, emit, replay, polling, startup (see benchmarks/README.md for each figure
 and the budgets). Writes benchmarks/results/<date>-<name>.json, .md (the tables)
 and .png (the latency plot; needs benchmarks/requirements.txt), and prints the tables.

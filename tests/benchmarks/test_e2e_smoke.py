@@ -32,6 +32,7 @@ SCENARIOS = {
     "latency",
     "wait_for",
     "cli_wait",
+    "cli_on",
     "producers",
     "fanout",
     "emit",
@@ -73,7 +74,7 @@ def test_every_scenario_runs_and_reports(tmp_path: Path) -> None:
     assert set(report["scenarios"]) == SCENARIOS
     assert set(r) >= SCENARIOS, sorted(SCENARIOS - set(r))
     assert {"p50", "p99", "max"} <= set(r["latency"][0]["latency_us"])
-    for key in ("wait_for", "cli_wait"):
+    for key in ("wait_for", "cli_wait", "cli_on"):
         assert {"latency_us", "dist_us"} <= set(r[key])
     assert {"emits_per_s", "lost"} <= set(r["producers"][0])
     assert {"deliveries_per_s", "missing", "hub_memory_after"} <= set(r["fanout"][0])
