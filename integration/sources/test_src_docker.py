@@ -24,6 +24,7 @@ import pytest
 
 from tests._support.docker import (
     IMAGE,
+    WAIT,
     Podman,
     Runner,
     engine_events,
@@ -214,13 +215,14 @@ def test_readme_wait_example_is_unblocked_by_a_container_exit(
     exited = [waitbus, "wait", "--source", "docker", "--match", 'fields.action="die"', "--json"]
     runner = start_runner()
     waits = [
-        reap(subprocess.Popen([*cmd, "--timeout", "30s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        # As long as the helpers give podman per container (WAIT): it can take seconds here.
+        reap(subprocess.Popen([*cmd, "--timeout", f"{WAIT:g}s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE))
         for cmd in (readme, exited)
     ]
     await_subscribers(2)
     c = containers("readme", ["sh", "-c", "exit 3"])
     c.wait(timeout=120)
-    outs = [w.communicate(timeout=60) for w in waits]
+    outs = [w.communicate(timeout=WAIT + 60) for w in waits]
     assert [w.returncode for w in waits] == [0, 0], outs
     first_line = outs[0][0].decode()
     assert "docker/docker_container" in first_line and c.name in first_line
