@@ -16,6 +16,7 @@ import pytest
 
 import waitbus
 from tests._support import WAITBUS, run_cli
+from tests.cli.test_cli_query_limits import checkpoint_truncate
 from waitbus_store import Store, resolve_paths
 from waitbus_wire import encode_fields
 
@@ -134,13 +135,20 @@ def test_semicolons_and_keywords_inside_strings_and_names_are_not_statements():
 
 def test_ctrl_c_stops_a_runaway_query_with_130():
     seed()
-    forever = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c"
+    # It reads the log first, so it holds a read snapshot while it runs.
+    forever = "WITH RECURSIVE c(x) AS (SELECT count(*) FROM events UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c"
     proc = subprocess.Popen(
         [WAITBUS, "events", "query", forever], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy()
     )
     try:
-        time.sleep(1.5)
-        assert proc.poll() is None
+        # Ctrl-C while the query runs, not while the CLI is still starting: wait until
+        # its snapshot pins the WAL (new commits cannot be checkpointed past it).
+        db = resolve_paths().db
+        deadline = time.monotonic() + 60
+        while checkpoint_truncate(db) != 1:
+            assert proc.poll() is None and time.monotonic() < deadline, "the query never ran"
+            waitbus.emit("agent", "during")
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 130
         assert b"Traceback" not in proc.stderr.read()
