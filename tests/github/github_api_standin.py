@@ -9,12 +9,15 @@ here). It implements what the ETag poller relies on, as GitHub documents it:
 - `X-RateLimit-Limit/Remaining/Reset/Used` on every response; `remaining` counts down on
   each 200 (a 304 is free, as on GitHub); at 0 every request gets `403` "API rate limit
   exceeded" with `X-RateLimit-Remaining: 0`;
-- injected failures: the first N requests to a path answer `503`.
+- injected failures: the first N requests to a path answer `503`;
+- a hang: a request to a path listed in `hang` gets no answer until the test removes
+  the path (a pass stuck mid-way, while every other path still answers).
 
 Usage: github_api_standin.py CONFIG_JSON REQUEST_LOG. The config file is re-read on each
 request (tests rewrite it atomically between poll passes):
     {"repos": {"owner/repo": {"runs": [run, ...], "jobs": {"<run_id>": [job, ...]}}},
-     "rate_limit": {"remaining": 5000, "reset": <epoch>}, "fail": {"<path>": N}}
+     "rate_limit": {"remaining": 5000, "reset": <epoch>}, "fail": {"<path>": N},
+     "hang": {"<path>": true}}
 Each request is appended to REQUEST_LOG as one JSON line. The chosen port is printed
 on stdout as `PORT <n>`.
 """
@@ -45,6 +48,9 @@ class Handler(BaseHTTPRequestHandler):
         srv = self.server
         config = json.loads(srv.config_path.read_text())
         url = urlsplit(self.path)
+        while url.path in config.get("hang", {}):
+            time.sleep(0.05)
+            config = json.loads(srv.config_path.read_text())
         status, body = self._route(config, url.path, parse_qs(url.query))
         with srv.lock:
             failures_left = int(config.get("fail", {}).get(url.path, 0)) - srv.failed.get(url.path, 0)
