@@ -35,9 +35,10 @@ def test_kill9_mid_replay_while_emitters_keep_emitting_resumes_without_gap_or_du
     for i in range(BACKLOG):
         emit("agent", "load", fields={"tag": "backlog", "i": i})
     out = tmp_path / "sub.txt"
-    sub = bus.start_subscriber(
-        reap, out, "--since", cursor, "--match", 'event_type="load"', "--match", 'event_type="control"'
-    )
+    # A slow reader (>= 4 s for the backlog): the kill lands mid-replay however late the
+    # test gets to it after the first 500 lines.
+    matches = ["--match", 'event_type="load"', "--match", 'event_type="control"']
+    sub = bus.start_subscriber(reap, out, "--since", cursor, *matches, "--pace", "0.0002")
     emitters = [
         reap(subprocess.Popen([sys.executable, str(INTEGRATION / "emit_worker.py"), "1500", f"e{i}", "0.0005"]))
         for i in range(3)
