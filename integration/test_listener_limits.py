@@ -18,6 +18,7 @@ import pytest
 from tests._support import github as gh
 from tests._support import listener as lh
 from tests._support.attacker import hold_connections_as_nobody
+from waitbus_cli._listener_limits import IDLE_EVICT_S
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -258,3 +259,27 @@ def test_idle_connections_of_another_user_cost_at_most_256_threads(listener: lh.
         os.waitpid(held, 0)
     status, _, _ = lh.call(listener.port, "GET", "/healthz")
     assert status == 200
+
+
+def test_a_delivery_lands_while_another_user_holds_every_slot_with_idle_connections(listener: lh.Served) -> None:
+    """With every slot held by idle connections (here 1,000 of `nobody`, which never send
+    a byte), a new connection was closed at once until they timed out (30 s): a webhook
+    sent meanwhile was lost. Now the connection idle the longest gives way to it."""
+    pid = listener.proc.pid
+    held, hold = hold_connections_as_nobody(listener.port, 1000)
+    try:
+        deadline = time.monotonic() + 60
+        while len(os.listdir(f"/proc/{pid}/task")) < 256:  # a thread per held connection
+            assert time.monotonic() < deadline, "the listener never held 256 connections"
+            time.sleep(0.1)
+        time.sleep(IDLE_EVICT_S + 0.5)  # the held ones have been idle long enough to give way
+        delivery = gh.examples("workflow_run")[0]
+        body = gh.body_of(delivery)
+        status, tries = signed_post_until_stored(listener.port, body, "while-slots-are-held", deadline_s=30)
+        assert status == 200, tries
+        assert len(os.listdir(f"/proc/{pid}/task")) <= 256 + 16  # still bounded
+    finally:
+        os.close(hold)
+        os.waitpid(held, 0)
+    guids = {e["fields"].get("github_delivery") for e in gh.github_events()}
+    assert "while-slots-are-held" in guids

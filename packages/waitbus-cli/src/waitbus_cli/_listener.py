@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._errors import CliError
-from ._listener_limits import REQUEST_TIMEOUT_S, RETRY_AFTER_S, BodyBudget, Deadlines, HeaderBudget
+from ._listener_limits import (
+    REQUEST_TIMEOUT_S,
+    RETRY_AFTER_S,
+    BodyBudget,
+    Deadlines,
+    HeaderBudget,
+    IdleConnections,
+)
 
 if TYPE_CHECKING:
     from waitbus import HttpRequest, HttpResponse, SourceSpec
@@ -189,6 +196,7 @@ class Listener:
 
 
 MAX_CONNECTIONS = 256  # served at once; loopback TCP is open to every local user
+EVICT_WAIT_S = 1.0  # how long a new connection waits for the slot an idle one gave up
 
 
 class _Server(ThreadingHTTPServer):
@@ -201,9 +209,14 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.idle = IdleConnections()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
+        # All slots taken: the connection idle the longest gives way, so connections
+        # held open with nothing to say cannot keep a webhook out.
+        if not self._slots.acquire(blocking=False) and not (
+            self.idle.evict_oldest() and self._slots.acquire(timeout=EVICT_WAIT_S)
+        ):
             self.shutdown_request(request)  # closed at once, unlogged: a flood must not fill the log
             return
         try:
@@ -258,10 +271,14 @@ class _Handler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         """The base class's, inside the whole-request deadline, which starts with the
         request's first byte (idle time between keep-alive requests does not count)."""
+        idle = self.server.idle
+        idle.waiting(self.connection)
         try:
             first = self.rfile.peek(1)  # type: ignore[attr-defined]  # a BufferedReader over the socket
         except OSError:  # idle past `timeout`, or the client reset
             first = b""
+        finally:
+            idle.active(self.connection)
         if not first:
             self.close_connection = True
             return

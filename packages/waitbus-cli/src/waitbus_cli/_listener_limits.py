@@ -1,9 +1,10 @@
 """What unauthenticated senders may cost the listener (docs/listener.md, "Limits").
 
-Two bounds the per-read socket timeout cannot give: a deadline on each whole request
-(headers and body), so a sender that dribbles a byte at a time is cut off, and one
-budget of body bytes in flight across all connections for the bodies the listener
-must read before anyone can tell whether they are signed.
+Bounds the per-read socket timeout cannot give: a deadline on each whole request
+(headers and body), so a sender that dribbles a byte at a time is cut off; one budget
+of body bytes in flight across all connections for the bodies the listener must read
+before anyone can tell whether they are signed; and, when every connection slot is
+taken, the one idle the longest gives way to a new sender.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ REQUEST_TIMEOUT_S = 30.0  # default whole-request deadline (listener.request_tim
 BODY_BUDGET = 32 * 1024 * 1024  # body bytes read at once, over all connections, before auth
 RETRY_AFTER_S = 1  # what a sender refused by the budget is told to wait
 HEADER_BYTES = 64 * 1024  # all header lines of one request (the stdlib allows 100 x 64 KiB)
+IDLE_EVICT_S = 1.0  # a connection idle this long may be closed for a new one when all slots are taken
 
 
 class HeaderBudget:
@@ -105,3 +107,38 @@ class Deadlines:
                         pass  # already closed by the client or the handler
                 nearest = min(self._due.values(), default=None)
                 self._wake.wait(None if nearest is None else max(nearest - now, 0.01))
+
+
+class IdleConnections:
+    """Connections waiting for a request's first byte (new, or between keep-alive
+    requests), oldest first. With every slot taken, a connection that only holds a slot
+    open must not keep out a sender with a request to make: the oldest idle one is
+    closed for it, if it has waited at least IDLE_EVICT_S (a sender just accepted is
+    given the moment its first bytes take)."""
+
+    def __init__(self) -> None:
+        self._since: dict[socket.socket, float] = {}  # insertion order: oldest first
+        self._lock = threading.Lock()
+
+    def waiting(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._since.pop(sock, None)
+            self._since[sock] = time.monotonic()
+
+    def active(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._since.pop(sock, None)
+
+    def evict_oldest(self) -> bool:
+        """Shut the oldest idle connection (its handler then ends and frees its slot);
+        False if none has been idle long enough."""
+        with self._lock:
+            oldest = next(iter(self._since.items()), None)
+            if oldest is None or time.monotonic() - oldest[1] < IDLE_EVICT_S:
+                return False
+            del self._since[oldest[0]]
+        try:
+            oldest[0].shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already gone
+        return True
