@@ -67,23 +67,34 @@ def lower_edge_ms(label: str) -> int:
 
 def test_events_emitted_after_the_page_loads_appear_live_and_in_the_latency_histogram(browser, web):
     page, _ = open_page(browser, web)
-    took_ms = 0.0  # the longest this test saw from calling emit to the row on the page
-    for i in range(3):
-        started = time.time()
-        event_id = emit("agent", "hello", summary=f"number {i}").event_id
-        page.wait_for_selector(f'#rows tr[data-id="{event_id}"]', timeout=30_000)
-        took_ms = max(took_ms, (time.time() - started) * 1000)
+    # Issue 17: "events emitted after the page loads appear within 1 s", as this test sees
+    # it (emit called -> the row on the page). A box stalled for a second by other work
+    # gets one more round of three; a page that is slow every time fails both.
+    rounds: list[float] = []  # per round, the longest emit -> row on the page (ms)
+    for r in range(2):
+        took_ms = 0.0
+        for i in range(3):
+            started = time.time()
+            event_id = emit("agent", "hello", summary=f"number {3 * r + i}").event_id
+            page.wait_for_selector(f'#rows tr[data-id="{event_id}"]', timeout=30_000)
+            took_ms = max(took_ms, (time.time() - started) * 1000)
+        rounds.append(took_ms)
+        if took_ms < 1000:
+            break
+    assert rounds[-1] < 1000, f"emit -> page took {rounds} ms (the longest of 3 events per round)"
+    events = 3 * len(rounds)
+    took_ms = max(rounds)
     cells = page.eval_on_selector("#rows tr", "tr => [...tr.cells].map(c => c.textContent)")
-    assert cells[1:] == ["agent", "hello", "number 2"]
+    assert cells[1:] == ["agent", "hello", f"number {events - 1}"]
     assert len(cells[0]) == len("03:04:05.678")
     # The page's emit -> page histogram counts each live event once (its panel is redrawn
-    # once a second, hence the wait). How fast is not asserted here (a loaded box can take
-    # any time): each event must sit in a bin that starts no later than what the test saw
-    # it take, plus 100 ms for the browser's clock against ours, so a histogram that
-    # mismeasures (wrong units, the wrong timestamp) fails while the box's speed cannot.
-    page.wait_for_function(f"() => ({LATENCY_COUNTS})().reduce((n, [, c]) => n + c, 0) === 3", timeout=30_000)
+    # once a second, hence the wait). Each event must sit in a bin that starts no later
+    # than what the test saw it take, plus 100 ms for the browser's clock against ours, so
+    # a histogram that mismeasures (wrong units, the wrong timestamp) fails.
+    counted = f"() => ({LATENCY_COUNTS})().reduce((n, [, c]) => n + c, 0) === {events}"
+    page.wait_for_function(counted, timeout=30_000)
     bins = dict(page.evaluate(LATENCY_COUNTS))
-    assert sum(bins.values()) == 3, bins
+    assert sum(bins.values()) == events, bins
     late = {label: n for label, n in bins.items() if n and lower_edge_ms(label) > took_ms + 100}
     assert late == {}, f"the page measured more than the {took_ms:.0f} ms the test saw: {bins}"
     print(f"emit -> page: at most {took_ms:.0f} ms as the test saw it; the page's histogram {bins}")
