@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from ._errors import CliError
 from ._listener_limits import (
+    EVICT_WAIT_S,
     REQUEST_TIMEOUT_S,
     RETRY_AFTER_S,
     BodyBudget,
@@ -196,7 +197,6 @@ class Listener:
 
 
 MAX_CONNECTIONS = 256  # served at once; loopback TCP is open to every local user
-EVICT_WAIT_S = 1.0  # how long a new connection waits for the slot an idle one gave up
 
 
 class _Server(ThreadingHTTPServer):

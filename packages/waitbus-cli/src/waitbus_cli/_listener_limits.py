@@ -20,6 +20,7 @@ BODY_BUDGET = 32 * 1024 * 1024  # body bytes read at once, over all connections,
 RETRY_AFTER_S = 1  # what a sender refused by the budget is told to wait
 HEADER_BYTES = 64 * 1024  # all header lines of one request (the stdlib allows 100 x 64 KiB)
 IDLE_EVICT_S = 1.0  # a connection idle this long may be closed for a new one when all slots are taken
+EVICT_WAIT_S = 1.0  # how long the new one waits for the slot the idle one gives up
 
 
 class HeaderBudget:
